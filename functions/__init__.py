@@ -1,0 +1,1 @@
+"""Thin trigger adapters, one Blueprint per module."""

@@ -1,0 +1,1 @@
+"""Adapters to external systems. The only code that imports Azure SDKs, HTTP clients or file engines."""

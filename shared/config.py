@@ -1,0 +1,280 @@
+"""Configuration: app settings (``os.environ``) and the pipelines config file (YAML).
+
+The only module that reads either. Both are parsed into frozen objects; every problem is collected
+and reported at once, naming the setting, or the file, line and field.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path as FsPath
+from typing import Any
+
+from shared.core import spec
+from shared.core.schedule import Schedule
+from shared.core.typed import Invalid, Path, Problem, coerce, parse_duration, render_path
+from shared.errors import ConfigError
+
+ALERTS_QUEUE = "alerts"                 # fixed: the dispatcher's queue trigger names it
+ALERTS_POISON_QUEUE = "alerts-poison"   # where the Functions host moves messages that keep failing
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One app setting the code reads. ``infra`` says whether the Bicep must set it."""
+
+    name: str
+    description: str
+    default: str | None = None
+    required: bool = False
+    secret: bool = False
+    infra: bool = True
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("AzureWebJobsStorage", "App storage (queues, tables, reports). A connection string "
+                "locally; in Azure use the identity-based AzureWebJobsStorage__accountName instead.",
+                infra=False),
+    SettingSpec("AzureWebJobsStorage__accountName", "App storage account name (identity-based).",
+                infra=True),
+    SettingSpec("DATA_STORAGE", "Connection string of the account holding upstream and output data "
+                "(local/sandbox). Default: the app storage.", infra=False),
+    SettingSpec("DATA_STORAGE__accountName", "Account holding upstream and output data "
+                "(identity-based). Default: the app storage.", infra=True),
+    SettingSpec("PIPELINES_CONFIG", "Path of the pipelines config, relative to the app root.",
+                default="pipelines.yaml"),
+    SettingSpec("UPSTREAM_SCHEDULE", "NCRONTAB schedule of the upstream watcher (six fields).",
+                default="0 0 * * * *"),
+    SettingSpec("ADF_SUBSCRIPTION_ID", "Subscription of the Data Factory."),
+    SettingSpec("ADF_RESOURCE_GROUP", "Resource group of the Data Factory."),
+    SettingSpec("ADF_FACTORY_NAME", "Name of the Data Factory."),
+    SettingSpec("ADF_ENDPOINT", "ARM endpoint (the sandbox points this at its ADF emulator).",
+                default="https://management.azure.com", infra=False),
+    SettingSpec("AZURE_CLIENT_ID", "Client id of the user-assigned managed identity."),
+    SettingSpec("STATE_TABLE_PREFIX", "Prefix of the Table Storage tables holding state.",
+                default="autopilot", infra=False),
+    SettingSpec("CLAIM_TIMEOUT", "How long a batch claim without a run id is left to its tick before "
+                "another tick reconciles it with ADF.", default="10m", infra=False),
+)
+SETTING_NAMES = frozenset(s.name for s in SETTINGS)
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """How to reach one storage account: a connection string, or an account name + identity."""
+
+    connection_string: str | None = None
+    account_name: str | None = None
+    client_id: str | None = None
+
+    def endpoint(self, service: str) -> str:
+        return f"https://{self.account_name}.{service}.core.windows.net"
+
+
+@dataclass(frozen=True)
+class FactoryRef:
+    subscription_id: str
+    resource_group: str
+    factory_name: str
+    endpoint: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_storage: StorageTarget
+    data_storage: StorageTarget
+    pipelines_config: str
+    upstream_schedule: Schedule
+    factory: FactoryRef | None
+    client_id: str | None
+    table_prefix: str
+    claim_timeout: timedelta
+
+
+def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
+    if env.get(name):
+        return StorageTarget(connection_string=env[name])
+    if env.get(f"{name}__accountName"):
+        return StorageTarget(account_name=env[f"{name}__accountName"],
+                             client_id=env.get(f"{name}__clientId") or client_id)
+    return None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read app settings. Raises ConfigError naming every missing or invalid setting."""
+    env = dict(os.environ if env is None else env)
+    problems: list[str] = []
+    defaults = {s.name: s.default for s in SETTINGS if s.default is not None}
+
+    def get(name: str) -> str:
+        return env.get(name) or defaults.get(name, "")
+
+    client_id = env.get("AZURE_CLIENT_ID") or None
+    app_storage = _storage(env, "AzureWebJobsStorage", client_id)
+    if app_storage is None:
+        problems.append("AzureWebJobsStorage: not set; set a connection string, or "
+                        "AzureWebJobsStorage__accountName for managed identity")
+    data_storage = _storage(env, "DATA_STORAGE", client_id) or app_storage
+    schedule = None
+    try:
+        schedule = Schedule.parse(get("UPSTREAM_SCHEDULE"))
+    except Invalid as exc:
+        problems.append(f"UPSTREAM_SCHEDULE: {exc}")
+    claim_timeout = timedelta(minutes=10)
+    try:
+        claim_timeout = parse_duration(get("CLAIM_TIMEOUT"))
+    except Invalid as exc:
+        problems.append(f"CLAIM_TIMEOUT: {exc}")
+    prefix = get("STATE_TABLE_PREFIX")
+    if not prefix.isalnum() or not prefix[:1].isalpha() or len(prefix) > 40:
+        problems.append(f"STATE_TABLE_PREFIX: {prefix!r} must be letters and digits, starting with a "
+                        "letter, at most 40 characters (it prefixes Table Storage table names)")
+    factory_names = ("ADF_SUBSCRIPTION_ID", "ADF_RESOURCE_GROUP", "ADF_FACTORY_NAME")
+    factory = None
+    if all(env.get(n) for n in factory_names):
+        factory = FactoryRef(env["ADF_SUBSCRIPTION_ID"], env["ADF_RESOURCE_GROUP"],
+                             env["ADF_FACTORY_NAME"], get("ADF_ENDPOINT").rstrip("/"), client_id)
+    elif any(env.get(n) for n in factory_names):
+        missing = [n for n in factory_names if not env.get(n)]
+        problems.append(f"{', '.join(missing)}: not set; the Data Factory needs all of "
+                        f"{', '.join(factory_names)}")
+    if problems:
+        raise ConfigError(problems, "app settings")
+    assert app_storage is not None and data_storage is not None and schedule is not None
+    return Settings(app_storage, data_storage, get("PIPELINES_CONFIG"), schedule, factory, client_id,
+                    prefix, claim_timeout)
+
+
+# --- the pipelines config file ---------------------------------------------------------------------
+
+
+def _yaml_to_python(text: str, source: str) -> tuple[Any, dict[Path, int], list[str]]:
+    """Parse YAML keeping the line of every value. Duplicate keys are problems, not silent overrides."""
+    import yaml  # noqa: PLC0415  (only the config reader needs it)
+
+    problems: list[str] = []
+    lines: dict[Path, int] = {}
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        reason = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        raise ConfigError([f"{where}: not valid YAML: {reason}" + (f" ({context})" if context else "")],
+                          source) from exc
+    finally:
+        loader.dispose()
+
+    def build(node: Any, path: Path) -> Any:
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = loader.construct_object(key_node, deep=True)
+                if isinstance(key, (list, dict)):
+                    problems.append(f"{source}:{key_node.start_mark.line + 1}: {render_path(path)}: "
+                                    "a key must be a plain value")
+                    continue
+                if key in out:
+                    problems.append(f"{source}:{key_node.start_mark.line + 1}: "
+                                    f"{render_path((*path, key))}: duplicate key {key!r}")
+                out[key] = build(value_node, (*path, key))
+                lines[(*path, key)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
+        try:
+            return loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problems.append(f"{source}:{node.start_mark.line + 1}: {render_path(path)}: {exc}")
+            return None
+
+    data = build(root, ()) if root is not None else None
+    return data, lines, problems
+
+
+def _line_of(path: Path, lines: Mapping[Path, int]) -> int | None:
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return lines[path[:cut]]
+    return None
+
+
+def render_problems(problems: list[Problem], lines: Mapping[Path, int], source: str) -> list[str]:
+    out = []
+    for p in problems:
+        line = _line_of(p.path, lines)
+        out.append(f"{source}:{line}: {p.where()}: {p.message}" if line else f"{source}: {p.where()}: {p.message}")
+    return out
+
+
+def parse_yaml_as(cls: type[Any], text: str, source: str) -> Any:
+    """Parse ``text`` as YAML into ``cls``; ConfigError lists every problem with file and line."""
+    data, lines, problems = _yaml_to_python(text, source)
+    if data is None:
+        raise ConfigError([f"{source}: the file is empty; it needs a mapping"], source)
+    obj, typed_problems = coerce(cls, data)
+    if obj is not None and hasattr(obj, "datasets"):
+        typed_problems += spec.check(obj)
+    problems += render_problems(typed_problems, lines, source)
+    if problems:
+        raise ConfigError(problems, source)
+    return obj
+
+
+def read_text(path: str | FsPath, what: str) -> str:
+    try:
+        return FsPath(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: {what} not found"], str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: {what} cannot be read: {exc}"], str(path)) from exc
+
+
+def load_pipelines(path: str | FsPath) -> spec.PipelinesConfig:
+    """Read and validate the pipelines config file."""
+    result: spec.PipelinesConfig = parse_yaml_as(spec.PipelinesConfig, read_text(path, "pipelines config"),
+                                                 str(path))
+    return result
+
+
+def load_contract(path: str | FsPath) -> spec.Contract:
+    """Read an output contract (the ``output.contract`` block on its own, DESIGN 3.7)."""
+    result: spec.Contract = parse_yaml_as(spec.Contract, read_text(path, "contract"), str(path))
+    return result
+
+
+def app_root() -> FsPath:
+    return FsPath(__file__).resolve().parent.parent
+
+
+def load_all(env: Mapping[str, str] | None = None) -> tuple[Settings, spec.PipelinesConfig]:
+    """Settings and pipelines config together; problems from both are reported in one error."""
+    problems: list[str] = []
+    settings = pipelines = None
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        problems += exc.problems
+    env_map = dict(os.environ if env is None else env)
+    config_path = FsPath(env_map.get("PIPELINES_CONFIG") or "pipelines.yaml")
+    if not config_path.is_absolute():
+        config_path = app_root() / config_path
+    try:
+        pipelines = load_pipelines(config_path)
+    except ConfigError as exc:
+        problems += exc.problems
+    if settings is not None and pipelines is not None and settings.factory is None and any(
+            ds.pipeline for ds in pipelines.datasets):
+        problems.append("ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME: not set, but "
+                        f"{config_path} declares pipelines to run")
+    if problems:
+        raise ConfigError(problems, "configuration")
+    assert settings is not None and pipelines is not None
+    return settings, pipelines

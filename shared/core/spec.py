@@ -1,0 +1,283 @@
+"""The pipelines config (DESIGN 3.6) and output contract (3.7) as frozen dataclasses.
+
+Field names are the YAML keys. ``shared.core.typed.coerce`` builds these from parsed YAML and reports
+every problem with its path; ``check`` adds the rules that span several fields.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any, Literal
+
+from shared.core.partition import PartitionPattern
+from shared.core.typed import ByteSize, Duration, Path, Problem
+
+
+def _frozen(**items: str) -> Mapping[str, str]:
+    return MappingProxyType(dict(items))
+
+
+@dataclass(frozen=True)
+class StalenessSpec:
+    """When a stage counts as late: no new data for ``cadence × late_factor``.
+
+    Without ``cadence`` the expected cadence is learned (median gap of recent arrivals) once
+    ``learn_after`` arrivals exist; before that, nothing is judged late.
+    """
+
+    cadence: Duration | None = None
+    late_factor: float = 1.5
+    learn_after: int = 5
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class BatchRule:
+    """When a batch is complete. Every configured condition must hold."""
+
+    marker: str | None = None          # file name at the batch root, e.g. _SUCCESS
+    quiet_period: Duration | None = None  # default: 0 with a marker, 15m without
+    min_files: int = 1
+    ignore: tuple[str, ...] = ("_*", ".*")  # basename globs that are not data files
+
+    @property
+    def effective_quiet_period(self) -> timedelta:
+        if self.quiet_period is not None:
+            return self.quiet_period
+        return timedelta(0) if self.marker else timedelta(minutes=15)
+
+    def is_data_file(self, basename: str) -> bool:
+        return basename != self.marker and not any(fnmatch.fnmatchcase(basename, g) for g in self.ignore)
+
+
+@dataclass(frozen=True)
+class UpstreamSpec:
+    container: str
+    prefix: str = ""
+    partition: PartitionPattern = field(default_factory=lambda: PartitionPattern.parse("{yyyy}/{MM}/{dd}"))
+    lookback: Duration = field(default_factory=lambda: Duration(days=2))
+    batch: BatchRule = field(default_factory=BatchRule)
+    staleness: StalenessSpec = field(default_factory=StalenessSpec)
+
+    @property
+    def base(self) -> str:
+        return self.prefix.strip("/") + "/" if self.prefix.strip("/") else ""
+
+
+PARAMETER_FIELDS = ("batch_id", "dataset", "key", "prefix", "container", "files", "file_count", "bytes")
+
+
+@dataclass(frozen=True)
+class ConcurrencySpec:
+    """What to do when a run of the pipeline is still in progress."""
+
+    policy: Literal["wait", "concurrent"] = "wait"
+    max_runs: int = 1
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """The ADF pipeline to start for each complete batch, and how batch facts map to its parameters.
+
+    Each parameter value is a template over {batch_id} {dataset} {key} {prefix} {container} {files}
+    {file_count} {bytes}; a value that is exactly ``{files}`` is passed as a list.
+    """
+
+    name: str
+    parameters: Mapping[str, str] = field(default_factory=lambda: _frozen(
+        batchId="{batch_id}", dataset="{dataset}", prefix="{prefix}", files="{files}"))
+    concurrency: ConcurrencySpec = field(default_factory=ConcurrencySpec)
+    max_duration: Duration | None = None
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    delimiter: str = ","
+    header: bool = True
+    encoding: str = "utf-8"
+    quote: str = '"'
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    type: Literal["integer", "float", "string", "boolean", "timestamp", "date"] | None = None
+    nullable: bool = True
+    required: bool = True
+    min: float | str | None = None
+    max: float | str | None = None
+    max_null_fraction: float | None = None
+    allowed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Bounds:
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class SizeBounds:
+    min: ByteSize | None = None
+    max: ByteSize | None = None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    column: str | None = None          # newest value of this column vs now
+    from_path: bool = False            # or the partition date in the file's path
+    max_age: Duration = field(default_factory=lambda: Duration(days=1))
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    columns: tuple[str, ...] = ()
+    bins: int = 20
+    warn: float = 0.1                  # PSI bands: < 0.1 stable, 0.1–0.25 moderate, > 0.25 major
+    fail: float = 0.25
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """Learned baselines: how much history before judging, and how sensitive to be."""
+
+    min_history: int = 14
+    window: int = 60
+    sensitivity: float = 3.5           # robust z-score (median/MAD) beyond which a point is anomalous
+    warn_sensitivity: float | None = None
+    seasonality: Literal["auto", "none", "weekday", "hour_of_week"] = "auto"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a valid output file looks like (DESIGN 3.7)."""
+
+    format: Literal["csv", "csv.gz", "jsonl", "parquet"] | None = None
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    columns: Mapping[str, ColumnRule] = field(default_factory=lambda: MappingProxyType({}))
+    allow_extra_columns: bool = True
+    forbidden_columns: tuple[str, ...] = ()
+    rows: Bounds = field(default_factory=Bounds)
+    bytes: SizeBounds = field(default_factory=SizeBounds)
+    freshness: Freshness | None = None
+    drift: DriftSpec = field(default_factory=DriftSpec)
+    history: HistorySpec = field(default_factory=HistorySpec)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    container: str
+    prefix: str = ""
+    contract: Contract = field(default_factory=Contract)
+    staleness: StalenessSpec = field(default_factory=StalenessSpec)
+    reports_prefix: str = "_reports/"
+
+
+@dataclass(frozen=True)
+class PowerBIDataset:
+    workspace: str
+    dataset: str
+    refresh_on_warn: bool = False
+    enhanced: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AlertRoutes:
+    teams: bool = True
+    email: tuple[str, ...] = ()
+    min_severity: Literal["info", "warn", "fail"] = "warn"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    upstream: UpstreamSpec | None = None
+    pipeline: PipelineSpec | None = None
+    output: OutputSpec | None = None
+    powerbi: tuple[PowerBIDataset, ...] = ()
+    alerts: AlertRoutes = field(default_factory=AlertRoutes)
+
+    @property
+    def upstream_staleness(self) -> StalenessSpec:
+        return self.upstream.staleness if self.upstream else StalenessSpec()
+
+
+@dataclass(frozen=True)
+class PipelinesConfig:
+    datasets: tuple[DatasetSpec, ...]
+    version: int = 1
+
+    def dataset(self, name: str) -> DatasetSpec:
+        for ds in self.datasets:
+            if ds.name == name:
+                return ds
+        raise KeyError(name)
+
+
+def check(config: PipelinesConfig) -> list[Problem]:
+    """Rules that span fields: unique names, parameter templates, sane numbers."""
+    problems: list[Problem] = []
+    if config.version != 1:
+        problems.append(Problem(("version",), f"version {config.version} is not supported; use 1"))
+    if not config.datasets:
+        problems.append(Problem(("datasets",), "declare at least one dataset"))
+    seen: dict[str, int] = {}
+    for i, ds in enumerate(config.datasets):
+        at: Path = ("datasets", i)
+        if not ds.name or not all(c.isalnum() or c in "-_." for c in ds.name):
+            problems.append(Problem((*at, "name"), f"dataset name {ds.name!r} may use only letters, digits, - _ ."))
+        if ds.name in seen:
+            problems.append(Problem((*at, "name"), f"dataset {ds.name!r} is declared twice "
+                                    f"(also datasets[{seen[ds.name]}])"))
+        seen.setdefault(ds.name, i)
+        if ds.upstream is not None:
+            problems += _check_staleness(ds.upstream.staleness, (*at, "upstream", "staleness"))
+            if ds.upstream.batch.min_files < 0:
+                problems.append(Problem((*at, "upstream", "batch", "min_files"), "must be 0 or more"))
+            if ds.upstream.lookback < timedelta(hours=1):
+                problems.append(Problem((*at, "upstream", "lookback"), "must be at least 1h"))
+        if ds.pipeline is not None:
+            problems += _check_pipeline(ds.pipeline, (*at, "pipeline"))
+            if ds.upstream is None:
+                problems.append(Problem((*at, "pipeline"), "a pipeline needs an upstream block to "
+                                        "know which batches to run"))
+        if ds.output is not None:
+            problems += _check_staleness(ds.output.staleness, (*at, "output", "staleness"))
+    return problems
+
+
+def _check_staleness(spec: StalenessSpec, at: Path) -> list[Problem]:
+    out = []
+    if spec.late_factor < 1:
+        out.append(Problem((*at, "late_factor"), "must be 1 or more (1.5 = late after 1.5 cadences)"))
+    if spec.learn_after < 2:
+        out.append(Problem((*at, "learn_after"), "must be 2 or more arrivals"))
+    if spec.cadence is not None and spec.cadence <= timedelta(0):
+        out.append(Problem((*at, "cadence"), "must be longer than 0"))
+    return out
+
+
+def _check_pipeline(spec: PipelineSpec, at: Path) -> list[Problem]:
+    out = []
+    formatter = string.Formatter()
+    for name, template in spec.parameters.items():
+        try:
+            fields = [f for _, f, _, _ in formatter.parse(template) if f is not None]
+        except ValueError as exc:
+            out.append(Problem((*at, "parameters", name), f"template {template!r} is malformed: {exc}"))
+            continue
+        unknown = [f for f in fields if f not in PARAMETER_FIELDS]
+        if unknown:
+            out.append(Problem((*at, "parameters", name),
+                               f"unknown placeholder(s) {', '.join('{' + f + '}' for f in unknown)}; "
+                               f"use {', '.join('{' + f + '}' for f in PARAMETER_FIELDS)}"))
+    if "{batch_id}" not in spec.parameters.values():
+        out.append(Problem((*at, "parameters"), "one parameter must be exactly '{batch_id}' so runs can "
+                           "be matched to batches after a crash (e.g. batchId: '{batch_id}')"))
+    if spec.concurrency.max_runs < 1:
+        out.append(Problem((*at, "concurrency", "max_runs"), "must be 1 or more"))
+    return out

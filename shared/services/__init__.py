@@ -1,0 +1,1 @@
+"""Use cases: read through ports, decide with the core, write through ports."""
