@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -49,7 +49,7 @@ class Batch:
         return max(times)
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     """ADF pipeline run statuses (the API's own spelling)."""
 
     QUEUED = "Queued"
@@ -82,7 +82,7 @@ class PipelineRun:
     message: str = ""
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     INFO = "info"
     WARN = "warn"
     FAIL = "fail"

@@ -65,20 +65,16 @@ class PartitionPattern:
 
     def _render_until_free(self, when: datetime) -> str:
         """The pattern's text rendered for ``when`` up to the first token a date cannot fill."""
+        dates = {"yyyy": f"{when.year:04d}", "MM": f"{when.month:02d}", "dd": f"{when.day:02d}"}
         out = []
         for part in re.split(r"(\{[^{}]*\})", self.text):
-            token = part[1:-1] if _TOKEN.fullmatch(part) else None
-            if token is None:
+            if not _TOKEN.fullmatch(part):
                 out.append(part)
-            elif token == "yyyy":
-                out.append(f"{when.year:04d}")
-            elif token == "MM":
-                out.append(f"{when.month:02d}")
-            elif token == "dd":
-                out.append(f"{when.day:02d}")
+            elif part[1:-1] in dates:
+                out.append(dates[part[1:-1]])
             else:
-                break
-        return "".join(out)
+                return "".join(out)
+        return "".join(out) + "/"  # the whole pattern is pinned: list exactly that folder
 
     def listing_prefixes(self, start: datetime, end: datetime) -> list[str]:
         """Prefixes (relative to the upstream prefix) that cover every batch dated in [start, end]."""

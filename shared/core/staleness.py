@@ -6,6 +6,7 @@ arrives again. The expected cadence is configured, or learned from arrival histo
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -55,7 +56,7 @@ def cadence(arrivals: Sequence[datetime], spec: StalenessSpec) -> Cadence:
         return Cadence(spec.cadence, False, len(merged), spec.learn_after)
     if len(merged) < spec.learn_after:
         return Cadence(None, True, len(merged), spec.learn_after)
-    gaps = [b - a for a, b in zip(merged, merged[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(merged)]
     return Cadence(timedelta(seconds=statistics.median(g.total_seconds() for g in gaps)), True,
                    len(merged), spec.learn_after)
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from shared.core import batching, staleness
 from shared.core.models import Alert, Batch, RunStatus, Severity
 from shared.core.spec import DatasetSpec, PipelineSpec, UpstreamSpec
-from shared.errors import Conflict, ExternalError, NotFound, Rejected
+from shared.errors import Conflict, ExternalError, NotFound, Rejected, Unavailable
 from shared.ports import Entity
 from shared.services.deps import Deps
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CATCH_UP_LIMIT = timedelta(days=31)   # a past-due tick lists at most this far back
 MAX_ARRIVALS = 32                     # arrivals kept per dataset for learning the cadence
 RECONCILE_MARGIN = timedelta(hours=1)
+START_ATTEMPTS = 2                    # createRun tries per tick when the factory answers 5xx
 
 
 @dataclass
@@ -169,7 +170,7 @@ def _start(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: PipelineSpec
     info = {"dataset": ds.name, "batch": batch.batch_id}
     parameters = batching.run_parameters(pipeline, batch, up.container)
     try:
-        run_id = deps.runner.start_run(pipeline.name, parameters)
+        run_id = _start_once(deps, pipeline, batch, parameters, now)
     except ExternalError as exc:
         # The run may or may not exist (a 5xx after the factory accepted it): mark the claim so the
         # next tick reconciles at once instead of waiting out the claim timeout.
@@ -195,6 +196,22 @@ def _start(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: PipelineSpec
                   extra={"dataset": ds.name, "batch": batch.batch_id, "run_id": run_id})
     outcome.started.append({**info, "run_id": run_id})
     return 1
+
+
+def _start_once(deps: Deps, pipeline: PipelineSpec, batch: Batch, parameters: dict[str, Any],
+                now: datetime) -> str:
+    """createRun; after a 5xx the run may exist, so look for it before trying once more."""
+    assert deps.runner is not None
+    for attempt in range(START_ATTEMPTS):
+        try:
+            return deps.runner.start_run(pipeline.name, parameters)
+        except Unavailable:
+            found = _find_run(deps, pipeline, batch, now, now)
+            if found is not None:
+                return found
+            if attempt == START_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _record_started(deps: Deps, ds: DatasetSpec, pipeline: PipelineSpec, batch: Batch, record: Entity,

@@ -1,0 +1,158 @@
+"""In-memory fakes of the ports, with the same semantics the adapters promise (ETags, Conflict)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from shared.core.models import Alert, BlobInfo, PipelineRun, RunStatus
+from shared.errors import Conflict, NotFound, Rejected, Unavailable
+from shared.ports import Entity
+
+
+class FixedClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.at = start or datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.at += timedelta(**kwargs)
+        return self.at
+
+
+class MemoryBlobStore:
+    def __init__(self, clock: FixedClock | None = None) -> None:
+        self.blobs: dict[tuple[str, str], tuple[bytes, BlobInfo]] = {}
+        self.list_calls: list[tuple[str, str]] = []
+        self.clock = clock or FixedClock()
+
+    def put(self, container: str, name: str, data: bytes = b"x", at: datetime | None = None) -> BlobInfo:
+        info = BlobInfo(name, len(data), at or self.clock.now(), uuid.uuid4().hex)
+        self.blobs[(container, name)] = (data, info)
+        return info
+
+    def list_blobs(self, container: str, prefix: str) -> Iterator[BlobInfo]:
+        self.list_calls.append((container, prefix))
+        for (c, name), (_, info) in sorted(self.blobs.items()):
+            if c == container and name.startswith(prefix):
+                yield info
+
+    def get_blob_info(self, container: str, name: str) -> BlobInfo:
+        if (container, name) not in self.blobs:
+            raise NotFound(f"{container}/{name}")
+        return self.blobs[(container, name)][1]
+
+    def read_bytes(self, container: str, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        if (container, name) not in self.blobs:
+            raise NotFound(f"{container}/{name}")
+        data = self.blobs[(container, name)][0]
+        return data[offset:] if length is None else data[offset:offset + length]
+
+    def write_bytes(self, container: str, name: str, data: bytes, *, content_type: str = "") -> BlobInfo:
+        return self.put(container, name, data)
+
+
+class MemoryStateStore:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], Entity] = {}
+        self._lock = threading.Lock()
+
+    def get(self, table: str, partition: str, row: str) -> Entity | None:
+        return self.rows.get((table, partition, row))
+
+    def _stored(self, entity: Entity) -> Entity:
+        stored = replace(entity, data=MappingProxyType(dict(entity.data)), etag=uuid.uuid4().hex)
+        self.rows[(entity.table, entity.partition, entity.row)] = stored
+        return stored
+
+    def insert(self, entity: Entity) -> Entity:
+        with self._lock:
+            if (entity.table, entity.partition, entity.row) in self.rows:
+                raise Conflict("exists")
+            return self._stored(entity)
+
+    def replace(self, entity: Entity) -> Entity:
+        with self._lock:
+            current = self.rows.get((entity.table, entity.partition, entity.row))
+            if current is None:
+                raise NotFound("gone")
+            if current.etag != entity.etag:
+                raise Conflict("etag mismatch")
+            return self._stored(entity)
+
+    def upsert(self, entity: Entity) -> Entity:
+        with self._lock:
+            return self._stored(entity)
+
+    def delete(self, entity: Entity) -> None:
+        with self._lock:
+            key = (entity.table, entity.partition, entity.row)
+            current = self.rows.get(key)
+            if current is None:
+                return
+            if entity.etag and current.etag != entity.etag:
+                raise Conflict("etag mismatch")
+            del self.rows[key]
+
+    def query(self, table: str, partition: str, row_from: str = "", row_to: str = "") -> Iterable[Entity]:
+        return [e for (t, p, r), e in sorted(self.rows.items())
+                if t == table and p == partition and r >= row_from and (not row_to or r < row_to)]
+
+
+class RecordingRunner:
+    """A factory that remembers every run; can be told to fail the next calls."""
+
+    def __init__(self, clock: FixedClock | None = None) -> None:
+        self.runs: dict[str, PipelineRun] = {}
+        self.fail_next: list[Exception] = []
+        self.lose_answer_next = 0   # create the run, then answer 500 (the nasty case)
+        self.known_pipelines: set[str] | None = None
+        self.clock = clock or FixedClock()
+        self._ids = itertools.count(1)
+
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        if self.known_pipelines is not None and pipeline not in self.known_pipelines:
+            raise Rejected(f"pipeline {pipeline} not found", status=404)
+        run_id = f"run-{next(self._ids):04d}"
+        self.runs[run_id] = PipelineRun(run_id, pipeline, RunStatus.IN_PROGRESS,
+                                        MappingProxyType({k: str(v) for k, v in parameters.items()}),
+                                        self.clock.now())
+        if self.lose_answer_next:
+            self.lose_answer_next -= 1
+            raise Unavailable("500 after the run was created", status=500)
+        return run_id
+
+    def finish(self, run_id: str, status: RunStatus = RunStatus.SUCCEEDED) -> None:
+        self.runs[run_id] = replace(self.runs[run_id], status=status, run_end=self.clock.now())
+
+    def get_run(self, run_id: str) -> PipelineRun:
+        if run_id not in self.runs:
+            raise NotFound(run_id)
+        return self.runs[run_id]
+
+    def query_runs(self, pipeline: str, since: datetime, until: datetime) -> list[PipelineRun]:
+        return [r for r in self.runs.values() if r.pipeline == pipeline]
+
+    def runs_for(self, batch_id: str) -> list[PipelineRun]:
+        return [r for r in self.runs.values() if batch_id in r.parameters.values()]
+
+
+class ListAlertSink:
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def emit(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+    def codes(self) -> list[str]:
+        return [a.code for a in self.alerts]
