@@ -17,14 +17,14 @@ _deps: Deps | None = None
 
 def build_deps(env: Mapping[str, str] | None = None) -> Deps:
     """Read settings and the pipelines config and wire the Azure adapters. Raises ConfigError."""
-    from shared import config  # noqa: PLC0415
-    from shared.adapters.clock import SystemClock  # noqa: PLC0415
-    from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore  # noqa: PLC0415
+    from shared import config
+    from shared.adapters.clock import SystemClock
+    from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore
 
     settings, pipelines = config.load_all(env)
     runner = None
     if settings.factory is not None:
-        from shared.adapters.data_factory import DataFactoryRunner  # noqa: PLC0415
+        from shared.adapters.data_factory import DataFactoryRunner
 
         runner = DataFactoryRunner(settings.factory)
     return Deps(

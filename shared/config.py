@@ -154,7 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def _yaml_to_python(text: str, source: str) -> tuple[Any, dict[Path, int], list[str]]:
     """Parse YAML keeping the line of every value. Duplicate keys are problems, not silent overrides."""
-    import yaml  # noqa: PLC0415  (only the config reader needs it)
+    import yaml  # only the config reader needs it
 
     problems: list[str] = []
     lines: dict[Path, int] = {}

@@ -25,14 +25,14 @@ CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.5,
 
 
 def credential_for(target: StorageTarget) -> Any:
-    from azure.identity import DefaultAzureCredential  # noqa: PLC0415  (heavy, only in Azure)
+    from azure.identity import DefaultAzureCredential  # heavy, only in Azure
 
     return DefaultAzureCredential(managed_identity_client_id=target.client_id)
 
 
 def map_errors(call: Callable[[], T], what: str) -> T:
     """Run an SDK call, translating its errors into the app's error tree."""
-    from azure.core import exceptions as az  # noqa: PLC0415
+    from azure.core import exceptions as az
 
     try:
         return call()
@@ -77,7 +77,7 @@ class AzureBlobStore:
     def _service(self) -> Any:
         with self._lock:
             if self._client is None:
-                from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
+                from azure.storage.blob import BlobServiceClient
 
                 if self._target.connection_string:
                     self._client = BlobServiceClient.from_connection_string(
@@ -112,7 +112,7 @@ class AzureBlobStore:
 
     def write_bytes(self, container: str, name: str, data: bytes, *, content_type: str = "") -> BlobInfo:
         def write() -> BlobInfo:
-            from azure.storage.blob import ContentSettings  # noqa: PLC0415
+            from azure.storage.blob import ContentSettings
 
             self._ensure_container(container)
             client = self._service().get_blob_client(container, name)
@@ -122,7 +122,7 @@ class AzureBlobStore:
         return map_errors(write, f"write {container}/{name}")
 
     def _ensure_container(self, container: str) -> None:
-        from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
+        from azure.core.exceptions import ResourceExistsError
 
         if container in self._containers:
             return
@@ -151,7 +151,7 @@ class TableStateStore:
             if name in self._tables:
                 return self._tables[name]
             if self._client is None:
-                from azure.data.tables import TableServiceClient  # noqa: PLC0415
+                from azure.data.tables import TableServiceClient
 
                 if self._target.connection_string:
                     self._client = TableServiceClient.from_connection_string(
@@ -190,8 +190,8 @@ class TableStateStore:
         return Entity(entity.table, entity.partition, entity.row, entity.data, meta.get("etag"))
 
     def replace(self, entity: Entity) -> Entity:
-        from azure.core import MatchConditions  # noqa: PLC0415
-        from azure.data.tables import UpdateMode  # noqa: PLC0415
+        from azure.core import MatchConditions
+        from azure.data.tables import UpdateMode
 
         if entity.etag is None:
             raise ValueError("replace needs the entity's etag; use upsert for unconditional writes")
@@ -202,7 +202,7 @@ class TableStateStore:
         return Entity(entity.table, entity.partition, entity.row, entity.data, meta.get("etag"))
 
     def upsert(self, entity: Entity) -> Entity:
-        from azure.data.tables import UpdateMode  # noqa: PLC0415
+        from azure.data.tables import UpdateMode
 
         client = self._table(entity.table)
         meta = map_errors(lambda: client.upsert_entity(self._raw(entity), mode=UpdateMode.REPLACE),
@@ -210,7 +210,7 @@ class TableStateStore:
         return Entity(entity.table, entity.partition, entity.row, entity.data, meta.get("etag"))
 
     def delete(self, entity: Entity) -> None:
-        from azure.core import MatchConditions  # noqa: PLC0415
+        from azure.core import MatchConditions
 
         client = self._table(entity.table)
         kwargs: dict[str, Any] = {}
@@ -253,8 +253,8 @@ class QueueAlertSink:
     def _queue(self) -> Any:
         with self._lock:
             if self._client is None:
-                from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
-                from azure.storage.queue import QueueClient, TextBase64EncodePolicy  # noqa: PLC0415
+                from azure.core.exceptions import ResourceExistsError
+                from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
                 policy = TextBase64EncodePolicy()
                 if self._target.connection_string:

@@ -42,7 +42,7 @@ class PartitionPattern:
         dates = [t for t in tokens if t != "*"]
         if len(set(dates)) != len(dates):
             raise Invalid(f"partition pattern {text!r} repeats a date token")
-        if dates and dates != [t for t in _DATE_ORDER if t in dates][: len(dates)]:
+        if dates and dates != list(_DATE_ORDER[: len(dates)]):
             raise Invalid(f"partition pattern {text!r}: date tokens must run {{yyyy}} then {{MM}} then "
                           "{dd} then {HH}, without gaps")
         if "{" in _TOKEN.sub("", text) or "}" in _TOKEN.sub("", text):

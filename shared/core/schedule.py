@@ -85,7 +85,9 @@ class Schedule:
                 f"NCRONTAB {value!r} has {len(parts)} fields; Azure Functions needs 6 "
                 "(second minute hour day month day-of-week), e.g. '0 0 * * * *' for hourly")
         sets = [_field(p, name, lo, hi) for p, (name, lo, hi) in zip(parts, _FIELDS, strict=True)]
-        return cls(value, *sets, day_restricted=parts[3] != "*", weekday_restricted=parts[5] != "*")
+        seconds, minutes, hours, days, months, weekdays = sets
+        return cls(value, seconds, minutes, hours, days, months, weekdays,
+                   day_restricted=parts[3] != "*", weekday_restricted=parts[5] != "*")
 
     def _day_matches(self, t: datetime) -> bool:
         weekday = (t.weekday() + 1) % 7  # Python: Monday=0; cron: Sunday=0

@@ -164,13 +164,13 @@ def _coerce(tp: Any, value: object, path: Path, problems: list[Problem]) -> Any:
         if not isinstance(value, Mapping):
             problems.append(Problem(path, f"expected a mapping, got {_got(value)}"))
             return {}
-        out: dict[str, Any] = {}
+        built: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 problems.append(Problem(path, f"keys must be strings, got {_got(k)}"))
                 continue
-            out[k] = _coerce(val_tp, v, (*path, k), problems)
-        return types.MappingProxyType(out)
+            built[k] = _coerce(val_tp, v, (*path, k), problems)
+        return types.MappingProxyType(built)
     if tp is Any:
         return value
     hook = getattr(tp, "parse", None)

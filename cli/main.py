@@ -1,0 +1,96 @@
+"""``autopilot``: the operator CLI (DESIGN 3.2).
+
+Exit codes: 0 pass, 1 warn, 2 fail, 3 the command itself could not run. Errors the user can fix are
+printed as one clear message; a traceback is never shown for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.errors import AutopilotError, ConfigError
+
+EXIT_CANNOT_RUN = 3
+
+
+def read_settings_file(path: str) -> dict[str, str]:
+    """The ``Values`` of a local.settings.json file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read: {exc.strerror or exc}"], path) from exc
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"], path) from exc
+    values = body.get("Values") if isinstance(body, dict) else None
+    if not isinstance(values, dict):
+        raise ConfigError([f"{path}: needs an object \"Values\" holding the app settings"], path)
+    bad = [k for k, v in values.items() if not isinstance(v, str)]
+    if bad:
+        raise ConfigError([f"{path}: Values.{k}: must be a string" for k in bad], path)
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from shared import config
+
+    env = dict(os.environ)
+    if args.settings:
+        env.update(read_settings_file(args.settings))
+    if args.pipelines:
+        env["PIPELINES_CONFIG"] = str(Path(args.pipelines).resolve())
+    settings, pipelines = config.load_all(env)
+    print(f"configuration is valid: {len(pipelines.datasets)} dataset(s): "
+          + ", ".join(ds.name for ds in pipelines.datasets), file=sys.stderr)
+    print(f"upstream schedule: {settings.upstream_schedule.expression}", file=sys.stderr)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from cli import validate
+
+    return validate.run(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autopilot", description="Operate ADF Autopilot.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = sub.add_parser("check-config", help="validate app settings and the pipelines config")
+    check.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
+    check.add_argument("--pipelines", help="the pipelines config (default: PIPELINES_CONFIG or pipelines.yaml)")
+    check.set_defaults(handler=_config_check)
+    validate = sub.add_parser("validate", help="validate a local file against an output contract",
+                              add_help=False)
+    validate.add_argument("rest", nargs=argparse.REMAINDER)
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage problem
+        return EXIT_CANNOT_RUN if exc.code else 0
+    try:
+        code: int = args.handler(args)
+        return code
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except AutopilotError as exc:
+        print(f"autopilot: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except KeyboardInterrupt:
+        print("autopilot: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Configuration: every problem reported at once, with the setting, or file, line and field."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared import config
+from shared.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_ENV = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "ADF_SUBSCRIPTION_ID": "sub",
+            "ADF_RESOURCE_GROUP": "rg", "ADF_FACTORY_NAME": "adf"}
+
+
+def problems_of(yaml_text: str, tmp_path: Path) -> list[str]:
+    path = tmp_path / "pipelines.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        config.load_pipelines(path)
+    return list(info.value.problems)
+
+
+def test_the_shipped_demo_config_is_valid() -> None:
+    pipelines = config.load_pipelines(ROOT / "pipelines.yaml")
+    assert [ds.name for ds in pipelines.datasets] == ["scores"]
+
+
+def test_settings_defaults_apply_when_unset() -> None:
+    settings = config.load_settings(GOOD_ENV)
+    assert settings.upstream_schedule.expression == "0 0 * * * *"
+    assert settings.pipelines_config == "pipelines.yaml"
+    assert settings.factory is not None and settings.factory.endpoint == "https://management.azure.com"
+
+
+def test_identity_based_storage_needs_no_connection_string() -> None:
+    env = {"AzureWebJobsStorage__accountName": "stapp", "AZURE_CLIENT_ID": "cid"}
+    settings = config.load_settings(env)
+    assert settings.app_storage.account_name == "stapp" and settings.app_storage.client_id == "cid"
+    assert settings.app_storage.endpoint("table") == "https://stapp.table.core.windows.net"
+
+
+def test_every_bad_setting_is_named_in_one_error() -> None:
+    env = {"UPSTREAM_SCHEDULE": "0 * * * *", "CLAIM_TIMEOUT": "soon", "ADF_FACTORY_NAME": "adf"}
+    with pytest.raises(ConfigError) as info:
+        config.load_settings(env)
+    text = str(info.value)
+    assert "AzureWebJobsStorage: not set" in text
+    assert "UPSTREAM_SCHEDULE: NCRONTAB '0 * * * *' has 5 fields" in text
+    assert "CLAIM_TIMEOUT: expected a duration" in text
+    assert "ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP: not set" in text
+    assert len(info.value.problems) == 4
+
+
+def test_unknown_fields_and_wrong_types_name_file_line_and_field(tmp_path: Path) -> None:
+    problems = problems_of(
+        "datasets:\n"
+        "  - name: scores\n"
+        "    upstream:\n"
+        "      container: upstream\n"
+        "      lookback: forever\n"
+        "      batch: {marker: 3, colour: red}\n", tmp_path)
+    source = str(tmp_path / "pipelines.yaml")
+    assert f"{source}:5: datasets[0].upstream.lookback: expected a duration such as 15m, 1h or 7d, " \
+           "got 'forever'" in problems
+    assert any(p.startswith(f"{source}:6: datasets[0].upstream.batch.colour: unknown field 'colour'")
+               for p in problems)
+    assert f"{source}:6: datasets[0].upstream.batch.marker: expected a string, got the number 3" in problems
+
+
+def test_a_missing_required_field_points_at_its_parent(tmp_path: Path) -> None:
+    problems = problems_of("datasets:\n  - name: scores\n    output:\n      prefix: x\n", tmp_path)
+    assert problems == [f"{tmp_path / 'pipelines.yaml'}:3: datasets[0].output.container: "
+                        "required field 'container' is missing"]
+
+
+def test_bad_yaml_names_the_line_and_column(tmp_path: Path) -> None:
+    problems = problems_of("datasets:\n  - name: scores\n    upstream: {container: [\n", tmp_path)
+    assert len(problems) == 1 and ":4:1: not valid YAML" in problems[0]
+
+
+def test_duplicate_keys_are_problems_not_silent_overrides(tmp_path: Path) -> None:
+    problems = problems_of("datasets:\n  - name: a\n    name: b\n", tmp_path)
+    assert any(":3: datasets[0].name: duplicate key 'name'" in p for p in problems)
+
+
+def test_cross_field_rules_are_checked(tmp_path: Path) -> None:
+    problems = problems_of(
+        "datasets:\n"
+        "  - name: scores\n"
+        "    upstream: {container: up}\n"
+        "    pipeline: {name: p, parameters: {x: '{nope}'}}\n"
+        "  - name: scores\n", tmp_path)
+    text = "\n".join(problems)
+    assert "unknown placeholder(s) {nope}" in text
+    assert "one parameter must be exactly '{batch_id}'" in text
+    assert "dataset 'scores' is declared twice" in text
+
+
+def test_partition_pattern_mistakes_are_explained(tmp_path: Path) -> None:
+    problems = problems_of("datasets:\n  - name: s\n    upstream: {container: up, partition: '{yyyy}/{dd}'}\n",
+                           tmp_path)
+    assert "date tokens must run {yyyy} then {MM}" in problems[0]
+
+
+def test_backtest_needs_only_dataset_names(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("datasets: [{name: scores}]\n")
+    pipelines = config.load_pipelines(path)
+    assert pipelines.datasets[0].upstream is None
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_check_config_lists_every_problem_with_exit_3_and_no_traceback(tmp_path: Path) -> None:
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps({"Values": {"UPSTREAM_SCHEDULE": "every hour"}}))
+    bad = tmp_path / "pipelines.yaml"
+    bad.write_text("datasets:\n  - name: scores\n    upstream: {container: up, lookback: 1 fortnight}\n")
+    result = run_cli("check-config", "--settings", str(settings), "--pipelines", str(bad))
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert "AzureWebJobsStorage: not set" in result.stderr
+    assert "UPSTREAM_SCHEDULE: NCRONTAB 'every hour' has 2 fields" in result.stderr
+    assert f"{bad}:3: datasets[0].upstream.lookback" in result.stderr
+
+
+def test_check_config_reports_a_broken_settings_file_by_line(tmp_path: Path) -> None:
+    settings = tmp_path / "local.settings.json"
+    settings.write_text('{"Values": {\n  "A": "b",\n}}')
+    result = run_cli("check-config", "--settings", str(settings))
+    assert result.returncode == 3 and f"{settings}:3:1: not valid JSON" in result.stderr
+
+
+def test_check_config_accepts_the_example_settings() -> None:
+    result = run_cli("check-config", "--settings", str(ROOT / "local.settings.example.json"))
+    assert result.returncode == 0, result.stderr
+    assert "1 dataset(s): scores" in result.stderr
