@@ -64,7 +64,7 @@ def assess(batch: Batch, upstream: UpstreamSpec, now: datetime) -> BatchState:
     else:
         quiet = rule.effective_quiet_period
         since_change = now - batch.last_change
-        if since_change < quiet:
+        if quiet > timedelta(0) and since_change < quiet:
             reasons.append(f"{_words(quiet - since_change)} more of quiet")
     return BatchState(batch, not reasons, ", ".join(reasons))
 
