@@ -136,8 +136,10 @@ def _handle_batch(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: Pipel
             outcome.skipped.append({**info, "reason": "claimed by another tick"})
             return 0
     if record is not None:
-        # A claim whose tick crashed or whose start failed: did a run start after all?
-        run = _find_run(deps, pipeline, batch, _time(record.data.get("claimed_at")) or now, now)
+        # A claim whose tick crashed or whose start failed: did a run start after all? Look back to the
+        # first claim: any attempt since then may have created one.
+        first = _time(record.data.get("first_claimed_at")) or _time(record.data.get("claimed_at")) or now
+        run = _find_run(deps, pipeline, batch, first, now)
         if run is not None:
             try:
                 _record_started(deps, ds, pipeline, batch, record, run, now)
@@ -150,6 +152,7 @@ def _handle_batch(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: Pipel
         outcome.waiting.append({**info, "reason": f"{pipeline.concurrency.policy}: a run is in progress"})
         return 0
     claim = {"status": "claimed", "token": uuid.uuid4().hex, "claimed_at": now.isoformat(),
+             "first_claimed_at": str(record.data.get("first_claimed_at", "")) if record else now.isoformat(),
              "attempt": int(record.data.get("attempt", 0)) + 1 if record else 1, "batch_id": batch.batch_id,
              "files": json.dumps([f.name for f in batch.files])}
     try:
