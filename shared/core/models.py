@@ -11,6 +11,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from shared.core.codes import ALERT_CODES
+
 
 @dataclass(frozen=True)
 class BlobInfo:
@@ -116,6 +118,10 @@ class Alert:
     facts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     links: tuple[Link, ...] = ()
     resolves: bool = False
+
+    def __post_init__(self) -> None:
+        if self.code not in ALERT_CODES:
+            raise ValueError(f"unknown alert code {self.code!r}; add it to shared.core.codes")
 
     @property
     def fingerprint(self) -> str:

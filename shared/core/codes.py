@@ -1,0 +1,11 @@
+"""Every alert code the app can raise, with when it fires. The README's table must list them all."""
+
+from __future__ import annotations
+
+ALERT_CODES: dict[str, str] = {
+    "upstream_late": "no complete upstream batch for longer than cadence × late_factor",
+    "upstream_recovered": "upstream data arrived again after upstream_late",
+    "upstream_late_files": "files landed in a batch after its run started",
+    "run_start_failed": "ADF refused to start the pipeline",
+    "watch_failed": "the watcher could not list upstream data or reach state for a dataset",
+}
