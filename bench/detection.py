@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.azurite import Azurite
-
 from shared.adapters.storage import AzureBlobStore, TableStateStore
 from shared.config import StorageTarget
 from shared.core.models import BlobInfo, PipelineRun, RunStatus
