@@ -90,6 +90,62 @@ class PipelineRunner(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RefreshState:
+    """One Power BI refresh as the refresh history reports it."""
+
+    request_id: str
+    status: str                    # Unknown (in progress), NotStarted, Completed, Failed, Cancelled, Disabled
+    start: datetime | None = None
+    end: datetime | None = None
+    error: str = ""
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in ("Unknown", "NotStarted")
+
+
+class DatasetRefresher(Protocol):
+    """Power BI semantic model (dataset) refreshes."""
+
+    def latest_refresh(self, workspace: str, dataset: str) -> RefreshState | None:
+        """The newest entry of the refresh history (None when there is none)."""
+        ...
+
+    def start_refresh(self, workspace: str, dataset: str, options: Mapping[str, Any] | None = None) -> str:
+        """Request a refresh; returns the request id (from the Location / RequestId header).
+
+        Raises Conflict when a refresh is already running, Throttled (with retry_after) on 429,
+        Rejected for other 4xx, Unavailable for 5xx or transport errors.
+        """
+        ...
+
+    def get_refresh(self, workspace: str, dataset: str, request_id: str) -> RefreshState:
+        """Raises NotFound when the history has no such request."""
+        ...
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered notification, ready for one channel."""
+
+    subject: str
+    text: str                                  # plain text body (email, and a fallback everywhere)
+    html: str = ""                             # email HTML body
+    card: Mapping[str, Any] | None = None      # Teams: the full Workflows webhook envelope (Adaptive Card)
+    to: tuple[str, ...] = ()                   # email recipients
+
+
+class Notifier(Protocol):
+    """One delivery channel. ``send`` raises ExternalError unless the channel accepted the message
+    (a non-2xx answer or an error body is a failed delivery)."""
+
+    channel: str
+
+    def send(self, message: Message) -> None:
+        ...
+
+
 class AlertSink(Protocol):
     def emit(self, alert: Alert) -> None:
         """Put the alert on the durable alerts queue."""
