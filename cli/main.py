@@ -58,6 +58,12 @@ def _validate(args: argparse.Namespace) -> int:
     return validate.run(args.rest)
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from cli import backtest
+
+    return backtest.run(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autopilot", description="Operate ADF Autopilot.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -69,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                               add_help=False)
     validate.add_argument("rest", nargs=argparse.REMAINDER)
     validate.set_defaults(handler=_validate)
+    replay = sub.add_parser("backtest", help="replay history observations through the detectors", add_help=False)
+    replay.add_argument("rest", nargs=argparse.REMAINDER)
+    replay.set_defaults(handler=_backtest)
     return parser
 
 

@@ -8,4 +8,6 @@ ALERT_CODES: dict[str, str] = {
     "upstream_late_files": "files landed in a batch after its run started",
     "run_start_failed": "ADF refused to start the pipeline",
     "watch_failed": "the watcher could not list upstream data or reach state for a dataset",
+    "output_late": "no new output for longer than cadence × late_factor",
+    "output_recovered": "outputs arrived again after output_late",
 }
