@@ -24,7 +24,7 @@ def names_only() -> PipelinesConfig:
     return config
 
 
-def histogram(rng: random.Random, shift: float = 0.0, n: int = 2000) -> list[int]:
+def histogram(rng: random.Random, shift: float = 0.0, n: int = 500) -> list[int]:
     counts = [0] * 12   # below, 10 bins over [0, 1], above
     for _ in range(n):
         x = min(max(rng.betavariate(2 + shift * 6, 5), 0.0), 0.9999)
