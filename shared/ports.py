@@ -13,6 +13,8 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from shared.core.models import Alert, BlobInfo, PipelineRun
+from shared.core.profile import Profile
+from shared.core.spec import Contract
 
 
 class Clock(Protocol):
@@ -74,6 +76,13 @@ class StateStore(Protocol):
 
     def query(self, table: str, partition: str, row_from: str = "", row_to: str = "") -> Iterable[Entity]:
         """Entities of one partition, row keys in [row_from, row_to) (open ends when empty)."""
+        ...
+
+
+class Profiler(Protocol):
+    def profile(self, container: str, name: str, contract: Contract) -> Profile:
+        """Profile one blob in a streaming pass. Data problems are findings in the profile; only a
+        failing read of the blob raises (NotFound, Unavailable)."""
         ...
 
 

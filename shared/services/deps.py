@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from shared.core.spec import PipelinesConfig
-from shared.ports import AlertSink, BlobStore, Clock, PipelineRunner, StateStore
+from shared.ports import AlertSink, BlobStore, Clock, PipelineRunner, Profiler, StateStore
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,16 @@ class Tables:
     def history(self) -> str:      # observations (DESIGN 3.4), per dataset and stage
         return f"{self.prefix}history"
 
+    @property
+    def receipts(self) -> str:     # output files already validated, by (blob, ETag)
+        return f"{self.prefix}receipts"
+
+    @property
+    def verdicts(self) -> str:     # per dataset and batch: the worst status of its output files
+        return f"{self.prefix}verdicts"
+
     def all(self) -> tuple[str, ...]:
-        return (self.batches, self.runs, self.active, self.watch, self.history)
+        return (self.batches, self.runs, self.active, self.watch, self.history, self.receipts, self.verdicts)
 
 
 @dataclass(frozen=True)
@@ -49,3 +57,4 @@ class Deps:
     alerts: AlertSink
     tables: Tables = Tables()
     claim_timeout: timedelta = timedelta(minutes=10)
+    profiler: Profiler | None = None

@@ -17,17 +17,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from shared.core import batching, staleness
+from shared.core import batching
 from shared.core.models import Alert, Batch, RunStatus, Severity
 from shared.core.spec import DatasetSpec, PipelineSpec, UpstreamSpec
 from shared.errors import Conflict, ExternalError, NotFound, Rejected, Unavailable
 from shared.ports import Entity
+from shared.services import arrivals
 from shared.services.deps import Deps
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_LIMIT = timedelta(days=31)   # a past-due tick lists at most this far back
-MAX_ARRIVALS = 32                     # arrivals kept per dataset for learning the cadence
 RECONCILE_MARGIN = timedelta(hours=1)
 START_ATTEMPTS = 2                    # createRun tries per tick when the factory answers 5xx
 
@@ -59,15 +59,18 @@ def row_key(text: str) -> str:
 def run_tick(deps: Deps, now: datetime, past_due: bool = False) -> TickOutcome:
     outcome = TickOutcome()
     tick = deps.state.get(deps.tables.watch, "_watcher", "tick")
-    last_tick = _time(tick.data.get("at")) if tick else None
+    last_tick = arrivals.parse_time(tick.data.get("at")) if tick else None
     catch_up_from = max(last_tick, now - CATCH_UP_LIMIT) if last_tick else None
     if past_due:
         log.warning("upstream tick is past due; catching up", extra={"last_tick": str(last_tick)})
     for ds in deps.config.datasets:
-        if ds.upstream is None:
-            continue
         try:
-            _tick_dataset(deps, ds, ds.upstream, now, catch_up_from, outcome)
+            if ds.output is not None:
+                # Outputs land through the output guard; the timer is what notices when they stop.
+                for alert in arrivals.update(deps, ds.name, "output", ds.output.staleness, now):
+                    _emit(deps, outcome, alert)
+            if ds.upstream is not None:
+                _tick_dataset(deps, ds, ds.upstream, now, catch_up_from, outcome)
         except ExternalError as exc:
             log.error("upstream tick failed for dataset", extra={"dataset": ds.name, "error": str(exc)})
             outcome.errors.append({"dataset": ds.name, "error": str(exc)})
@@ -131,14 +134,15 @@ def _handle_batch(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: Pipel
         _check_late_files(deps, ds, batch, record, now, outcome)
         return 0
     if record is not None and record.data.get("status") == "claimed":
-        claimed_at = _time(record.data.get("claimed_at")) or now
+        claimed_at = arrivals.parse_time(record.data.get("claimed_at")) or now
         if now - claimed_at < deps.claim_timeout:
             outcome.skipped.append({**info, "reason": "claimed by another tick"})
             return 0
     if record is not None:
         # A claim whose tick crashed or whose start failed: did a run start after all? Look back to the
         # first claim: any attempt since then may have created one.
-        first = _time(record.data.get("first_claimed_at")) or _time(record.data.get("claimed_at")) or now
+        first = (arrivals.parse_time(record.data.get("first_claimed_at"))
+                 or arrivals.parse_time(record.data.get("claimed_at")) or now)
         run = _find_run(deps, pipeline, batch, first, now)
         if run is not None:
             try:
@@ -260,38 +264,11 @@ def _check_late_files(deps: Deps, ds: DatasetSpec, batch: Batch, record: Entity,
 
 def _watch_staleness(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, complete: list[Batch], now: datetime,
                      outcome: TickOutcome) -> None:
-    entity = deps.state.get(deps.tables.watch, ds.name, "upstream")
-    data = dict(entity.data) if entity else {}
-    arrivals: dict[str, str] = json.loads(data.get("arrivals") or "{}")
-    for batch in complete:
-        arrivals.setdefault(batch.key, batch.last_change.isoformat())
-    arrivals = dict(sorted(arrivals.items(), key=lambda kv: kv[1])[-MAX_ARRIVALS:])
-    episode = staleness.EpisodeState(_time(data.get("last_arrival")), _time(data.get("late_since")))
-    new_episode, alerts = staleness.step(ds.name, "upstream", episode,
-                                         [t for v in arrivals.values() if (t := _time(v))], up.staleness, now)
-    for alert in alerts:
+    fresh = {batch.key: batch.last_change for batch in complete}
+    for alert in arrivals.update(deps, ds.name, "upstream", up.staleness, now, fresh):
         _emit(deps, outcome, alert)
-    data.update(arrivals=json.dumps(arrivals),
-                last_arrival=new_episode.last_arrival.isoformat() if new_episode.last_arrival else "",
-                late_since=new_episode.late_since.isoformat() if new_episode.late_since else "")
-    try:
-        if entity is None:
-            deps.state.insert(Entity(deps.tables.watch, ds.name, "upstream", data))
-        else:
-            deps.state.replace(Entity(deps.tables.watch, ds.name, "upstream", data, entity.etag))
-    except Conflict:
-        pass  # a concurrent tick saved the same facts; its alerts are deduplicated by fingerprint
 
 
 def _emit(deps: Deps, outcome: TickOutcome, alert: Alert) -> None:
     deps.alerts.emit(alert)
     outcome.alerts.append(alert.code)
-
-
-def _time(value: object) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
