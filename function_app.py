@@ -2,7 +2,8 @@
 
 import azure.functions as func
 
-from functions import upstream_watcher
+from functions import output_guard, upstream_watcher
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(upstream_watcher.bp)
+app.register_functions(output_guard.bp)

@@ -18,6 +18,7 @@ _deps: Deps | None = None
 def build_deps(env: Mapping[str, str] | None = None) -> Deps:
     """Read settings and the pipelines config and wire the Azure adapters. Raises ConfigError."""
     from shared import config
+    from shared.adapters.blob_profiler import BlobProfiler
     from shared.adapters.clock import SystemClock
     from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore
 
@@ -36,6 +37,7 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         alerts=QueueAlertSink(settings.app_storage, config.ALERTS_QUEUE),
         tables=Tables(settings.table_prefix),
         claim_timeout=settings.claim_timeout,
+        profiler=BlobProfiler(settings.data_storage),
     )
 
 

@@ -46,6 +46,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "(identity-based). Default: the app storage.", infra=True),
     SettingSpec("PIPELINES_CONFIG", "Path of the pipelines config, relative to the app root.",
                 default="pipelines.yaml"),
+    SettingSpec("OUTPUT_CONTAINER", "Container the output guard's blob trigger watches; every dataset's "
+                "output.container must be this one.", default="outputs"),
     SettingSpec("UPSTREAM_SCHEDULE", "NCRONTAB schedule of the upstream watcher (six fields).",
                 default="0 0 * * * *"),
     SettingSpec("ADF_SUBSCRIPTION_ID", "Subscription of the Data Factory."),
@@ -93,6 +95,7 @@ class Settings:
     client_id: str | None
     table_prefix: str
     claim_timeout: timedelta
+    output_container: str = "outputs"
 
 
 def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
@@ -146,7 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(problems, "app settings")
     assert app_storage is not None and data_storage is not None and schedule is not None
     return Settings(app_storage, data_storage, get("PIPELINES_CONFIG"), schedule, factory, client_id,
-                    prefix, claim_timeout)
+                    prefix, claim_timeout, get("OUTPUT_CONTAINER"))
 
 
 # --- the pipelines config file ---------------------------------------------------------------------
@@ -270,6 +273,11 @@ def load_all(env: Mapping[str, str] | None = None) -> tuple[Settings, spec.Pipel
         pipelines = load_pipelines(config_path)
     except ConfigError as exc:
         problems += exc.problems
+    if settings is not None and pipelines is not None:
+        problems += [f"{config_path}: datasets.{ds.name}.output.container: {ds.output.container!r} is not the "
+                     f"container the output guard watches (OUTPUT_CONTAINER={settings.output_container!r})"
+                     for ds in pipelines.datasets
+                     if ds.output is not None and ds.output.container != settings.output_container]
     if settings is not None and pipelines is not None and settings.factory is None and any(
             ds.pipeline for ds in pipelines.datasets):
         problems.append("ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME: not set, but "

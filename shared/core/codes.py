@@ -10,4 +10,7 @@ ALERT_CODES: dict[str, str] = {
     "watch_failed": "the watcher could not list upstream data or reach state for a dataset",
     "output_late": "no new output for longer than cadence × late_factor",
     "output_recovered": "outputs arrived again after output_late",
+    "output_failed": "an output file failed its contract or its history checks",
+    "output_warning": "an output file passed with warnings",
+    "output_poison": "an output file could not be validated after repeated attempts (poison queue)",
 }

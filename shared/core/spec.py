@@ -172,9 +172,14 @@ class Contract:
 class OutputSpec:
     container: str
     prefix: str = ""
+    partition: PartitionPattern = field(default_factory=lambda: PartitionPattern.parse("{yyyy}/{MM}/{dd}"))
     contract: Contract = field(default_factory=Contract)
     staleness: StalenessSpec = field(default_factory=StalenessSpec)
     reports_prefix: str = "_reports/"
+
+    @property
+    def base(self) -> str:
+        return self.prefix.strip("/") + "/" if self.prefix.strip("/") else ""
 
 
 @dataclass(frozen=True)

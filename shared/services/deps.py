@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 
 from shared.core.spec import PipelinesConfig
 from shared.ports import AlertSink, BlobStore, Clock, PipelineRunner, Profiler, StateStore
+
+
+def row_key(text: str) -> str:
+    """Table Storage keys may not hold / \\ # ?; keep them readable anyway."""
+    return quote(text, safe="-_.=").replace("%", "$")
 
 
 @dataclass(frozen=True)

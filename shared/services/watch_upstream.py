@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from shared.core import batching
 from shared.core.models import Alert, Batch, RunStatus, Severity
@@ -23,7 +22,7 @@ from shared.core.spec import DatasetSpec, PipelineSpec, UpstreamSpec
 from shared.errors import Conflict, ExternalError, NotFound, Rejected, Unavailable
 from shared.ports import Entity
 from shared.services import arrivals
-from shared.services.deps import Deps
+from shared.services.deps import Deps, row_key
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +48,6 @@ class TickOutcome:
                 "waiting": len(self.waiting), "incomplete": len(self.incomplete),
                 "skipped": len(self.skipped), "alerts": len(self.alerts), "errors": len(self.errors),
                 "listed_prefixes": self.listed_prefixes, "listed_blobs": self.listed_blobs}
-
-
-def row_key(text: str) -> str:
-    """Table Storage keys may not hold / \\ # ?; keep them readable anyway."""
-    return quote(text, safe="-_.=").replace("%", "$")
 
 
 def run_tick(deps: Deps, now: datetime, past_due: bool = False) -> TickOutcome:

@@ -151,7 +151,7 @@ def test_a_fresh_claim_by_another_tick_is_left_alone(world: World) -> None:
     other.state, other.blobs = world.state, world.blobs
     # Another tick claimed the batch a minute ago and is still working on it.
     from shared.ports import Entity
-    from shared.services.watch_upstream import row_key
+    from shared.services.deps import row_key
     world.state.insert(Entity(world.deps.tables.batches, "scores", row_key("2026/11/21"),
                               {"status": "claimed", "claimed_at": world.clock.now().isoformat()}))
     outcome = world.tick()

@@ -1,0 +1,34 @@
+"""Blob trigger: validate every output file; a file that keeps failing lands in the poison queue."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+log = logging.getLogger(__name__)
+bp = func.Blueprint()
+
+
+@bp.function_name("output_guard")
+@bp.blob_trigger(arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE", source="EventGrid")
+def output_guard(blob: func.InputStream) -> None:
+    from shared import bootstrap
+    from shared.services import guard_output
+
+    deps = bootstrap.get_deps()
+    container, _, name = (blob.name or "").partition("/")
+    outcome = guard_output.validate_blob(deps, container, name, deps.clock.now())
+    log.info("output validated", extra={"dataset": outcome.dataset, "file": name, "status": outcome.status,
+                                        "duplicate": outcome.duplicate, "reason": outcome.reason,
+                                        "alerts": len(outcome.alerts)})
+
+
+@bp.function_name("output_guard_poison")
+@bp.queue_trigger(arg_name="message", queue_name="webjobs-blobtrigger-poison", connection="AzureWebJobsStorage")
+def output_guard_poison(message: func.QueueMessage) -> None:
+    from shared import bootstrap
+    from shared.services import guard_output
+
+    deps = bootstrap.get_deps()
+    guard_output.report_poison(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())
