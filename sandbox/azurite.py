@@ -199,7 +199,16 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Run Azurite on free ports until Ctrl-C.")
     parser.add_argument("--location", default=str(DEFAULT_LOCATION),
                         help=f"data directory (default: {DEFAULT_LOCATION})")
+    parser.add_argument("--install-only", action="store_true",
+                        help=f"install azurite@{AZURITE_VERSION} under .tools/ if missing, then exit")
     args = parser.parse_args(argv)
+    if args.install_only:
+        try:
+            print(ensure_installed())
+        except AzuriteError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         azurite = Azurite(args.location).start()
     except AzuriteError as exc:

@@ -129,6 +129,7 @@ class LocalHost:
     def _export_settings(self) -> None:
         self._saved_environ = {name: os.environ.get(name) for name in self.settings}
         os.environ.update(self.settings)
+        _forget_app_caches()
 
     def _build(self, settings: Mapping[str, str]) -> None:
         def invoke(function: Function, argument: Any, detail: dict[str, Any]) -> Invocation:
@@ -197,3 +198,12 @@ class LocalHost:
                 else:
                     os.environ[name] = value
             self._saved_environ = None
+            _forget_app_caches()
+
+
+def _forget_app_caches() -> None:
+    """A new worker process starts with nothing cached; the app's composition root caches clients
+    built from settings, so it must forget them when this process's settings change."""
+    from shared import bootstrap
+
+    bootstrap.reset()

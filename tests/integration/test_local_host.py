@@ -7,18 +7,17 @@ import json
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import azure.functions as func
 import pytest
 import requests
-from _azurite import azurite, storage_connection  # noqa: F401  (session fixtures)
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
+from sandbox.azurite import Azurite
 from sandbox.host import LocalHost
 from sandbox.host.blobs import POISON_QUEUE
 from shared.errors import ConfigError
@@ -106,11 +105,11 @@ KEY = "test-host-key-not-a-secret"
 
 
 @pytest.fixture
-def settings(storage_connection: str) -> dict[str, str]:  # noqa: F811
+def settings(azurite: Azurite, unique: str) -> dict[str, str]:
     with SEEN_LOCK:
         SEEN.clear()
-    unique = uuid.uuid4().hex[:10]
-    return {"AzureWebJobsStorage": storage_connection, "DATA_STORAGE": storage_connection,
+    connection = azurite.connection_string
+    return {"AzureWebJobsStorage": connection, "DATA_STORAGE": connection,
             "TICK_SCHEDULE": "0 0 * * * *", "WORK_QUEUE": f"work-{unique}",
             "OUTPUT_CONTAINER": f"outputs-{unique}", "GREETING": f"hello-{unique}"}
 
