@@ -1,0 +1,1 @@
+"""Local stand-ins for Azure: the Functions host, Azurite and service emulators. Never deployed."""

@@ -1,0 +1,224 @@
+"""What the local host runs: the app's functions read from ``app.get_functions()``, their trigger
+bindings with ``%SETTING%`` expressions resolved, and the host.json options that shape triggers.
+
+Every problem (a missing setting, a bad schedule, an unsupported binding) is collected and raised
+at once as a ConfigError naming the function, before anything starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.host.http import compile_route
+from shared.core.schedule import Schedule
+from shared.core.typed import Invalid
+from shared.errors import ConfigError
+
+TRIGGERS = ("timerTrigger", "queueTrigger", "blobTrigger", "httpTrigger")
+DEFAULT_CONNECTION = "AzureWebJobsStorage"
+_SETTING_EXPRESSION = re.compile(r"%([^%]+)%")
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """The host.json settings the local host honours. Polling defaults are shorter than Azure's
+    (1 minute) because a local run wants answers in seconds."""
+
+    route_prefix: str = "api"
+    max_dequeue_count: int = 5
+    visibility_timeout: float = 0.0
+    batch_size: int = 16
+    max_polling_interval: float = 2.0
+
+    @classmethod
+    def from_host_json(cls, source: Mapping[str, Any] | str | Path | None) -> HostOptions:
+        if source is None:
+            return cls()
+        if isinstance(source, (str, Path)):
+            try:
+                data = json.loads(Path(source).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError([f"cannot read host.json: {exc}"], str(source)) from exc
+        else:
+            data = source
+        extensions = data.get("extensions") or {}
+        queues = extensions.get("queues") or {}
+        http = extensions.get("http") or {}
+        problems: list[str] = []
+        options: dict[str, Any] = {}
+        if "routePrefix" in http:
+            options["route_prefix"] = str(http["routePrefix"]).strip("/")
+        for key, name in (("maxDequeueCount", "max_dequeue_count"), ("batchSize", "batch_size")):
+            if key in queues:
+                value = queues[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    problems.append(f"extensions.queues.{key}: {value!r} must be a positive integer")
+                else:
+                    options[name] = value
+        for key, name in (("visibilityTimeout", "visibility_timeout"),
+                          ("maxPollingInterval", "max_polling_interval")):
+            if key in queues:
+                try:
+                    options[name] = timespan_seconds(queues[key])
+                except Invalid as exc:
+                    problems.append(f"extensions.queues.{key}: {exc}")
+        if problems:
+            raise ConfigError(problems, "host.json")
+        return cls(**options)
+
+
+def timespan_seconds(value: object) -> float:
+    """A host.json TimeSpan (``"00:00:30"``, ``"1.00:00:00"``) or a number of milliseconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value) / 1000.0
+    match = _TIMESPAN.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise Invalid(f"{value!r} is not a TimeSpan such as '00:00:30'")
+    days, hours, minutes, seconds = match.groups()
+    return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function of the app: its trigger binding (settings resolved) and how to call it."""
+
+    name: str
+    trigger: str
+    binding: Mapping[str, Any]
+    user_function: Callable[..., Any]
+    arg_name: str
+    arg_type: Any = None              # the annotation of the trigger parameter, if any
+    wants_context: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)   # per-trigger parsed values
+
+
+def resolve(value: str, settings: Mapping[str, str], missing: list[str]) -> str:
+    """Replace every ``%NAME%`` by the setting's value; remember names that are not set."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in settings:
+            missing.append(name)
+            return match.group(0)
+        return settings[name]
+    return _SETTING_EXPRESSION.sub(replace, value)
+
+
+def connection_string(setting: str, settings: Mapping[str, str]) -> str:
+    """The connection string a binding's ``connection`` names (the host also tries the
+    ``AzureWebJobs`` prefix). Raises Invalid with the fix when it is not usable locally."""
+    name = setting or DEFAULT_CONNECTION
+    for candidate in (name, f"AzureWebJobs{name}"):
+        if settings.get(candidate):
+            return settings[candidate]
+    if any(key.startswith(f"{name}__") for key in settings):
+        raise Invalid(f"connection {name!r} is identity-based ({name}__...); the sandbox host needs "
+                      f"{name} set to a connection string")
+    raise Invalid(f"connection setting {name!r} is not set; set it to a storage connection string")
+
+
+def load_functions(app: Any, settings: Mapping[str, str]) -> list[Function]:
+    """Read the app's functions and their trigger bindings; raise ConfigError naming every problem."""
+    problems: list[str] = []
+    functions: list[Function] = []
+    # get_functions() remembers names it has seen to reject duplicates, so a second call (a host
+    # restarted in the same process) would fail; each start indexes afresh, like a new worker.
+    if hasattr(app, "functions_bindings"):
+        app.functions_bindings = None
+    try:
+        indexed = app.get_functions()
+    except ValueError as exc:   # e.g. two functions with the same name
+        raise ConfigError([str(exc)], "function app") from exc
+    for fn in indexed:
+        name = fn.get_function_name()
+        bindings = json.loads(str(fn))["bindings"]
+        triggers = [b for b in bindings if b["type"].endswith("Trigger")]
+        if len(triggers) != 1 or triggers[0]["type"] not in TRIGGERS:
+            kinds = [b["type"] for b in triggers] or ["none"]
+            problems.append(f"function {name}: trigger {', '.join(kinds)} is not supported by the "
+                            f"sandbox host (supported: {', '.join(TRIGGERS)})")
+            continue
+        trigger = triggers[0]
+        others = [b for b in bindings if b is not trigger
+                  and not (trigger["type"] == "httpTrigger" and b["type"] == "http")]
+        for other in others:
+            problems.append(f"function {name}: {other['type']} binding {other['name']!r} is not "
+                            "supported by the sandbox host; use the storage SDK through an adapter")
+        missing: list[str] = []
+        resolved = {key: resolve(value, settings, missing) if isinstance(value, str) else value
+                    for key, value in trigger.items()}
+        for setting in dict.fromkeys(missing):
+            problems.append(f"function {name}: app setting {setting!r} used in the {trigger['type']} "
+                            "binding is not set")
+        if missing:
+            continue
+        user_function = fn.get_user_function()
+        parameters = inspect.signature(user_function, eval_str=False).parameters
+        wants_context = "context" in parameters and trigger["name"] != "context"
+        unbound = [p for p in parameters if p not in {b["name"] for b in bindings} | {"context"}]
+        if unbound:
+            problems.append(f"function {name}: parameter(s) {', '.join(unbound)} have no binding")
+            continue
+        arg = parameters.get(trigger["name"])
+        try:
+            extra = _parse_trigger(name, resolved, settings)
+        except Invalid as exc:
+            problems.append(f"function {name}: {trigger['type']}: {exc}")
+            continue
+        functions.append(Function(name, trigger["type"], resolved, user_function, trigger["name"],
+                                  _annotation(user_function, trigger["name"], arg), wants_context, extra))
+    if problems:
+        raise ConfigError(problems, "function app")
+    return functions
+
+
+def _annotation(user_function: Callable[..., Any], arg_name: str, arg: inspect.Parameter | None) -> Any:
+    if arg is None:
+        return None
+    try:
+        return inspect.get_annotations(user_function, eval_str=True).get(arg_name)
+    except Exception:  # an annotation that cannot be evaluated is treated as "not annotated"
+        return arg.annotation if arg.annotation is not inspect.Parameter.empty else None
+
+
+def _parse_trigger(name: str, binding: Mapping[str, Any], settings: Mapping[str, str]) -> dict[str, Any]:
+    kind = binding["type"]
+    if kind == "timerTrigger":
+        return {"schedule": Schedule.parse(binding.get("schedule")),
+                "run_on_startup": bool(binding.get("runOnStartup", False))}
+    if kind == "queueTrigger":
+        queue = str(binding.get("queueName") or "")
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", queue):
+            raise Invalid(f"queue name {queue!r} is not a valid storage queue name")
+        return {"queue": queue, "connection": connection_string(binding.get("connection", ""), settings)}
+    if kind == "blobTrigger":
+        container, pattern, prefix = blob_path(str(binding.get("path") or ""))
+        return {"container": container, "pattern": pattern, "prefix": prefix,
+                "connection": connection_string(binding.get("connection", ""), settings)}
+    route = str(binding.get("route") or name)   # the host's default route is the function name
+    methods = [str(m).upper() for m in binding.get("methods") or []]
+    return {"route": route, "matcher": compile_route(route), "methods": frozenset(methods),
+            "auth_level": str(binding.get("authLevel") or "FUNCTION").upper()}
+
+
+def blob_path(path: str) -> tuple[str, re.Pattern[str], str]:
+    """``container/pattern`` of a blob trigger → container, regex over blob names, listing prefix."""
+    container, _, pattern = path.partition("/")
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", container):
+        raise Invalid(f"path {path!r}: {container!r} is not a valid container name")
+    regex, position, names = "", 0, set()
+    for match in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", pattern):
+        if match.group(1) in names:
+            raise Invalid(f"path {path!r}: {{{match.group(1)}}} appears twice")
+        names.add(match.group(1))
+        regex += re.escape(pattern[position:match.start()]) + f"(?P<{match.group(1)}>.+?)"
+        position = match.end()
+    regex += re.escape(pattern[position:])
+    prefix = pattern.split("{", 1)[0]
+    return container, re.compile(regex if pattern else ".+"), prefix
