@@ -11,7 +11,8 @@ bp = func.Blueprint()
 
 
 @bp.function_name("output_guard")
-@bp.blob_trigger(arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE", source="EventGrid")
+@bp.blob_trigger(arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE",
+                 source=func.BlobSource.EVENT_GRID)
 def output_guard(blob: func.InputStream) -> None:
     from shared import bootstrap
     from shared.services import guard_output
