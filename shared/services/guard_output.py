@@ -101,7 +101,7 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     deps.data.write_bytes(container, outcome.report_blob, json.dumps(outcome.report, indent=2).encode(),
                           content_type="application/json")
     if profile.readable:
-        _record_history(deps, observation, info)
+        record_history(deps, observation, info)
     outcome.batch = batch_key(out, name)
     for alert in _alerts(ds, container, name, outcome, findings, profile, now):
         deps.alerts.emit(alert)
@@ -129,7 +129,7 @@ def _history(deps: Deps, dataset: str, before: datetime) -> list[history.Observa
     return out
 
 
-def _record_history(deps: Deps, observation: history.Observation, info: BlobInfo) -> None:
+def record_history(deps: Deps, observation: history.Observation, info: BlobInfo) -> None:
     # Deterministic key (blob time + name + ETag): a retried invocation rewrites the same row.
     digest = hashlib.sha256(f"{info.name}|{info.etag}".encode()).hexdigest()[:16]
     deps.state.upsert(Entity(deps.tables.history, f"{observation.dataset}|output",
