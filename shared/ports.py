@@ -12,7 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from shared.core.models import Alert, BlobInfo, PipelineRun
+from shared.core.models import Alert, BlobInfo, Message, PipelineRun
 from shared.core.profile import Profile
 from shared.core.spec import Contract
 
@@ -132,17 +132,6 @@ class DatasetRefresher(Protocol):
     def get_refresh(self, workspace: str, dataset: str, request_id: str) -> RefreshState:
         """Raises NotFound when the history has no such request."""
         ...
-
-
-@dataclass(frozen=True)
-class Message:
-    """A rendered notification, ready for one channel."""
-
-    subject: str
-    text: str                                  # plain text body (email, and a fallback everywhere)
-    html: str = ""                             # email HTML body
-    card: Mapping[str, Any] | None = None      # Teams: the full Workflows webhook envelope (Adaptive Card)
-    to: tuple[str, ...] = ()                   # email recipients
 
 
 class Notifier(Protocol):

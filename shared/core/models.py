@@ -156,3 +156,14 @@ class Alert:
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed alert message: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered notification, ready for one channel."""
+
+    subject: str
+    text: str                                  # plain text body (email, and a fallback everywhere)
+    html: str = ""                             # email HTML body
+    card: Mapping[str, Any] | None = None      # Teams: the full Workflows webhook envelope (Adaptive Card)
+    to: tuple[str, ...] = ()                   # email recipients
