@@ -57,7 +57,8 @@ def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
 
 def alert(**overrides: object) -> Alert:
     fields: dict[str, object] = {"dataset": "scores", "code": "output_failed", "severity": Severity.FAIL,
-                                 "message": "scores.csv: rows 200, expected ~600", "ts": datetime(2026, 11, 21, tzinfo=UTC),
+                                 "message": "scores.csv: rows 200, expected ~600",
+                                 "ts": datetime(2026, 11, 21, tzinfo=UTC),
                                  "facts": {"file": "outputs/scores.csv"},
                                  "links": (Link("ADF run", "https://adf.azure.com/monitoring/x"),)}
     fields.update(overrides)
