@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from shared.core.models import Alert, BlobInfo, PipelineRun, RunStatus
+from shared.core.models import Alert, BlobInfo, Message, PipelineRun, RunStatus
 from shared.errors import Conflict, NotFound, Rejected, Unavailable
 from shared.ports import Entity
 
@@ -156,3 +156,17 @@ class ListAlertSink:
 
     def codes(self) -> list[str]:
         return [a.code for a in self.alerts]
+
+
+class RecordingNotifier:
+    """A channel that remembers what it was sent; ``down`` makes it refuse like an outage."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.sent: list[Message] = []
+        self.down = False
+
+    def send(self, message: Message) -> None:
+        if self.down:
+            raise Unavailable(f"{self.channel} is down", status=503)
+        self.sent.append(message)

@@ -13,4 +13,5 @@ ALERT_CODES: dict[str, str] = {
     "output_failed": "an output file failed its contract or its history checks",
     "output_warning": "an output file passed with warnings",
     "output_poison": "an output file could not be validated after repeated attempts (poison queue)",
+    "alert_undeliverable": "an alert could not be delivered after repeated attempts (alerts-poison queue)",
 }

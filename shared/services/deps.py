@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 from urllib.parse import quote
 
+from shared.core.dispatch import DispatchPolicy
 from shared.core.spec import PipelinesConfig
-from shared.ports import AlertSink, BlobStore, Clock, PipelineRunner, Profiler, StateStore
+from shared.ports import AlertSink, BlobStore, Clock, DatasetRefresher, Notifier, PipelineRunner, Profiler, StateStore
 
 
 def row_key(text: str) -> str:
@@ -49,8 +52,29 @@ class Tables:
     def verdicts(self) -> str:     # per dataset and batch: the worst status of its output files
         return f"{self.prefix}verdicts"
 
+    @property
+    def deliveries(self) -> str:   # alert delivery ledger: per fingerprint, the episode and each send
+        return f"{self.prefix}deliveries"
+
+    @property
+    def channels(self) -> str:     # per channel: consecutive failures, recent sends
+        return f"{self.prefix}channels"
+
+    @property
+    def digest(self) -> str:       # alerts parked for the next digest, per channel
+        return f"{self.prefix}digest"
+
+    @property
+    def events(self) -> str:       # pipeline events by run id: what the webhook decided
+        return f"{self.prefix}events"
+
+    @property
+    def refreshes(self) -> str:    # Power BI refreshes requested, and the daily budget per dataset
+        return f"{self.prefix}refreshes"
+
     def all(self) -> tuple[str, ...]:
-        return (self.batches, self.runs, self.active, self.watch, self.history, self.receipts, self.verdicts)
+        return (self.batches, self.runs, self.active, self.watch, self.history, self.receipts, self.verdicts,
+                self.deliveries, self.channels, self.digest, self.events, self.refreshes)
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,9 @@ class Deps:
     state: StateStore
     runner: PipelineRunner | None
     alerts: AlertSink
-    tables: Tables = Tables()
+    tables: Tables = field(default_factory=Tables)
     claim_timeout: timedelta = timedelta(minutes=10)
     profiler: Profiler | None = None
+    notifiers: Mapping[str, Notifier] = field(default_factory=lambda: MappingProxyType({}))
+    dispatch: DispatchPolicy = field(default_factory=DispatchPolicy)
+    refresher: DatasetRefresher | None = None

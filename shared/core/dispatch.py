@@ -1,0 +1,107 @@
+"""Alert delivery decisions: where an alert goes, whether it is a duplicate, when to digest, when to
+fall back. Pure: the ledger's state comes in, a decision goes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shared.core.models import Alert, Severity
+from shared.core.spec import AlertRoutes
+
+CHANNELS = ("teams", "email")
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    cooldown: timedelta = timedelta(hours=1)     # the same fingerprint again within this is a duplicate
+    digest_threshold: int = 4                    # sends per channel within the window before digesting
+    digest_window: timedelta = timedelta(minutes=5)
+    fallback_after: int = 3                      # consecutive failures before a channel is bypassed
+    default_email: tuple[str, ...] = ()
+    teams_configured: bool = False
+    email_configured: bool = False
+
+
+@dataclass(frozen=True)
+class EpisodeLedger:
+    """What the ledger knows about one fingerprint."""
+
+    open: bool = False
+    last_sent: datetime | None = None
+    suppressed: int = 0
+
+
+@dataclass(frozen=True)
+class ChannelHealth:
+    consecutive_failures: int = 0
+    recent_sends: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    deliver: bool
+    reason: str
+    channels: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    ledger: EpisodeLedger = field(default_factory=EpisodeLedger)
+
+
+def channels_for(alert: Alert, routes: AlertRoutes, policy: DispatchPolicy) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The channels (and email recipients) the dataset's routes pick for this alert."""
+    recipients = routes.email or policy.default_email
+    chosen = []
+    if routes.teams and policy.teams_configured:
+        chosen.append("teams")
+    if recipients and policy.email_configured:
+        chosen.append("email")
+    return tuple(chosen), tuple(recipients)
+
+
+def decide(alert: Alert, routes: AlertRoutes, ledger: EpisodeLedger, policy: DispatchPolicy,
+           now: datetime) -> Decision:
+    channels, recipients = channels_for(alert, routes, policy)
+    if alert.resolves:
+        if not ledger.open:
+            return Decision(False, "resolves nothing that was sent", ledger=ledger)
+        return Decision(bool(channels), "resolved", channels, recipients,
+                        EpisodeLedger(False, now, ledger.suppressed))
+    if Severity(alert.severity).rank < Severity(routes.min_severity).rank:
+        return Decision(False, f"below the route's minimum severity ({routes.min_severity})", ledger=ledger)
+    if ledger.open and ledger.last_sent is not None and now - ledger.last_sent < policy.cooldown:
+        return Decision(False, "duplicate within the cooldown",
+                        ledger=EpisodeLedger(True, ledger.last_sent, ledger.suppressed + 1))
+    if not channels:
+        return Decision(False, "no channel is configured for this dataset", ledger=ledger)
+    return Decision(True, "new" if not ledger.open else "repeat after the cooldown", channels, recipients,
+                    EpisodeLedger(True, now, 0))
+
+
+def should_digest(health: ChannelHealth, policy: DispatchPolicy, now: datetime) -> bool:
+    recent = [t for t in health.recent_sends if now - t < policy.digest_window]
+    return len(recent) >= policy.digest_threshold
+
+
+def with_fallback(channels: Sequence[str], health: dict[str, ChannelHealth], policy: DispatchPolicy,
+                  dequeue_count: int, recipients: Sequence[str]) -> tuple[str, ...]:
+    """Swap a channel that keeps failing (or that failed this message repeatedly) for the other one,
+    when the other one can take it (Teams configured; email configured with recipients)."""
+    usable = {"teams": policy.teams_configured, "email": policy.email_configured and bool(recipients)}
+    out: list[str] = []
+    for channel in channels:
+        failing = health.get(channel, ChannelHealth()).consecutive_failures >= policy.fallback_after \
+            or dequeue_count > policy.fallback_after
+        other = next(c for c in CHANNELS if c != channel)
+        chosen = other if failing and usable[other] else channel
+        if chosen not in out:
+            out.append(chosen)
+    return tuple(out)
+
+
+def note_send(health: ChannelHealth, now: datetime, ok: bool, policy: DispatchPolicy) -> ChannelHealth:
+    recent = tuple(t for t in health.recent_sends if now - t < policy.digest_window)
+    if ok:
+        return ChannelHealth(0, (*recent, now)[-20:])
+    return ChannelHealth(health.consecutive_failures + 1, recent)

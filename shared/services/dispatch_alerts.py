@@ -1,0 +1,192 @@
+"""The alert dispatcher: route, deduplicate, digest, deliver with fallback, and keep a ledger.
+
+At-least-once: a message is deleted from the queue only after every chosen channel accepted it.
+Per-channel delivery rows make a retry skip the channels that already succeeded; the only duplicate
+left is a send whose success was not recorded (the worker died between the two), at most one per
+channel per retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.core import render
+from shared.core.dispatch import ChannelHealth, Decision, EpisodeLedger, decide, note_send, should_digest, with_fallback
+from shared.core.models import Alert, Severity
+from shared.core.spec import AlertRoutes
+from shared.errors import ExternalError
+from shared.ports import Entity
+from shared.services.arrivals import parse_time
+from shared.services.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailed(ExternalError):
+    """No chosen channel accepted the alert this time; the queue will retry it."""
+
+
+@dataclass
+class DispatchOutcome:
+    fingerprint: str
+    status: str                                        # sent | suppressed | digested | partial
+    reason: str = ""
+    sent: list[str] = field(default_factory=list)
+    digested: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def _routes(deps: Deps, dataset: str) -> AlertRoutes:
+    try:
+        return deps.config.dataset(dataset).alerts
+    except KeyError:
+        return AlertRoutes()
+
+
+def _ledger(deps: Deps, fingerprint: str) -> tuple[EpisodeLedger, Entity | None]:
+    row = deps.state.get(deps.tables.deliveries, fingerprint, "episode")
+    if row is None:
+        return EpisodeLedger(), None
+    return EpisodeLedger(bool(row.data.get("open")), parse_time(row.data.get("last_sent")),
+                         int(row.data.get("suppressed", 0))), row
+
+
+def _save_ledger(deps: Deps, fingerprint: str, ledger: EpisodeLedger, alert: Alert) -> None:
+    deps.state.upsert(Entity(deps.tables.deliveries, fingerprint, "episode", {
+        "open": ledger.open, "last_sent": ledger.last_sent.isoformat() if ledger.last_sent else "",
+        "suppressed": ledger.suppressed, "dataset": alert.dataset, "code": alert.code}))
+
+
+def channel_health(deps: Deps, channel: str) -> ChannelHealth:
+    row = deps.state.get(deps.tables.channels, channel, "health")
+    if row is None:
+        return ChannelHealth()
+    recent = tuple(t for v in json.loads(row.data.get("recent", "[]")) if (t := parse_time(v)))
+    return ChannelHealth(int(row.data.get("failures", 0)), recent)
+
+
+def _save_health(deps: Deps, channel: str, health: ChannelHealth) -> None:
+    deps.state.upsert(Entity(deps.tables.channels, channel, "health", {
+        "failures": health.consecutive_failures, "recent": json.dumps([t.isoformat() for t in health.recent_sends])}))
+
+
+def _instance(alert: Alert) -> str:
+    return f"{alert.ts.isoformat()}|{alert.code}"
+
+
+def _record(deps: Deps, alert: Alert, channel: str, status: str, detail: str = "") -> None:
+    deps.state.upsert(Entity(deps.tables.deliveries, alert.fingerprint, f"{_instance(alert)}|{channel}", {
+        "status": status, "dataset": alert.dataset, "code": alert.code, "detail": detail[:500]}))
+
+
+def _already_sent(deps: Deps, alert: Alert, channel: str) -> bool:
+    row = deps.state.get(deps.tables.deliveries, alert.fingerprint, f"{_instance(alert)}|{channel}")
+    return row is not None and row.data.get("status") in ("sent", "digested")
+
+
+def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> render.Message:
+    return render.teams_message(alerts) if channel == "teams" else render.email(alerts, recipients)
+
+
+def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> DispatchOutcome:
+    """Deliver one alert from the queue. Raises ValueError for a malformed message (it goes to the
+    poison queue, which is watched) and DeliveryFailed when a channel must be retried."""
+    alert = Alert.from_json(text)
+    policy = deps.dispatch
+    ledger, _ = _ledger(deps, alert.fingerprint)
+    decision: Decision = decide(alert, _routes(deps, alert.dataset), ledger, policy, now)
+    outcome = DispatchOutcome(alert.fingerprint, "suppressed", decision.reason)
+    if not decision.deliver:
+        _save_ledger(deps, alert.fingerprint, decision.ledger, alert)
+        _record(deps, alert, "-", "suppressed", decision.reason)
+        log.info("alert suppressed", extra={"fingerprint": alert.fingerprint, "code": alert.code,
+                                            "reason": decision.reason})
+        return outcome
+    health = {c: channel_health(deps, c) for c in ("teams", "email")}
+    for channel in with_fallback(decision.channels, health, policy, dequeue_count, decision.recipients):
+        if _already_sent(deps, alert, channel):
+            outcome.sent.append(channel)
+            continue
+        if not alert.resolves and alert.severity is not Severity.FAIL and should_digest(health[channel], policy, now):
+            deps.state.upsert(Entity(deps.tables.digest, channel, f"{now.isoformat()}|{alert.fingerprint}",
+                                     {"alert": alert.to_json(), "to": json.dumps(list(decision.recipients))}))
+            _record(deps, alert, channel, "digested")
+            outcome.digested.append(channel)
+            continue
+        notifier = deps.notifiers.get(channel)
+        try:
+            if notifier is None:
+                raise DeliveryFailed(f"channel {channel} is not configured")
+            notifier.send(message_for(channel, [alert], decision.recipients))
+        except ExternalError as exc:
+            health[channel] = note_send(health[channel], now, False, policy)
+            _save_health(deps, channel, health[channel])
+            _record(deps, alert, channel, "failed", f"{type(exc).__name__}: {exc}")
+            outcome.failed.append(channel)
+            log.warning("alert delivery failed", extra={"channel": channel, "fingerprint": alert.fingerprint,
+                                                        "error_type": type(exc).__name__, "attempt": dequeue_count})
+            continue
+        health[channel] = note_send(health[channel], now, True, policy)
+        _save_health(deps, channel, health[channel])
+        _record(deps, alert, channel, "sent")
+        outcome.sent.append(channel)
+    if outcome.failed:
+        raise DeliveryFailed(f"{', '.join(outcome.failed)} did not accept alert {alert.fingerprint}; will retry")
+    _save_ledger(deps, alert.fingerprint, decision.ledger, alert)
+    outcome.status = "sent" if outcome.sent else "digested"
+    log.info("alert dispatched", extra={"fingerprint": alert.fingerprint, "code": alert.code,
+                                        "sent": outcome.sent, "digested": outcome.digested})
+    return outcome
+
+
+def send_digests(deps: Deps, now: datetime) -> dict[str, int]:
+    """Send each channel's parked alerts as one digest (called by a timer). Returns counts sent."""
+    sent: dict[str, int] = {}
+    for channel in ("teams", "email"):
+        rows = list(deps.state.query(deps.tables.digest, channel))
+        if not rows:
+            continue
+        alerts = [Alert.from_json(str(r.data["alert"])) for r in rows]
+        recipients = tuple(sorted({t for r in rows for t in json.loads(str(r.data.get("to", "[]")))}))
+        notifier = deps.notifiers.get(channel)
+        if notifier is None:
+            continue
+        try:
+            notifier.send(message_for(channel, alerts, recipients))
+        except ExternalError as exc:
+            log.warning("digest delivery failed; kept for the next run",
+                        extra={"channel": channel, "alerts": len(alerts), "error_type": type(exc).__name__})
+            continue
+        for row in rows:
+            deps.state.delete(row)
+        sent[channel] = len(alerts)
+    return sent
+
+
+def report_poison(deps: Deps, text: str, now: datetime) -> list[str]:
+    """An alert message the dispatcher gave up on: tell people on every channel that will take it."""
+    try:
+        original = Alert.from_json(text)
+        about = f"{original.dataset}: {original.code} — {original.message}"
+        dataset = original.dataset
+    except ValueError:
+        about, dataset = f"an unreadable alert message ({text[:200]!r})", "autopilot"
+    alert = Alert(dataset, "alert_undeliverable", Severity.FAIL,
+                  f"An alert could not be delivered after repeated attempts and is in the alerts-poison queue: "
+                  f"{about}", now, subject=hashlib.sha256(text.encode()).hexdigest()[:16])
+    delivered = []
+    recipients = tuple(_routes(deps, dataset).email or deps.dispatch.default_email)
+    for channel, notifier in deps.notifiers.items():
+        try:
+            notifier.send(message_for(channel, [alert], recipients))
+            delivered.append(channel)
+        except ExternalError as exc:
+            log.error("poison alert could not be delivered", extra={"channel": channel,
+                                                                    "error_type": type(exc).__name__})
+    if not delivered:
+        raise DeliveryFailed("no channel accepted the poison notice")
+    return delivered

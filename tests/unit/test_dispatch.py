@@ -1,0 +1,117 @@
+"""The alert dispatcher on fakes: routing, dedup with cooldown, resolved follow-ups, digests, fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.core.dispatch import DispatchPolicy
+from shared.core.models import Alert, Severity
+from shared.core.spec import PipelinesConfig
+from shared.core.typed import coerce
+from shared.services import dispatch_alerts
+from shared.services.deps import Deps
+from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingNotifier
+
+
+class World:
+    def __init__(self, **policy: object) -> None:
+        config, _ = coerce(PipelinesConfig, {"datasets": [
+            {"name": "scores", "alerts": {"teams": True, "email": ["data@example.com"], "min_severity": "warn"}},
+            {"name": "quiet", "alerts": {"teams": True, "min_severity": "fail"}}]})
+        assert config is not None
+        self.clock = FixedClock()
+        self.teams, self.email = RecordingNotifier("teams"), RecordingNotifier("email")
+        settings = {"teams_configured": True, "email_configured": True, **policy}
+        self.deps = Deps(config, self.clock, MemoryBlobStore(), MemoryStateStore(), None, ListAlertSink(),
+                         notifiers={"teams": self.teams, "email": self.email},
+                         dispatch=DispatchPolicy(**settings))  # type: ignore[arg-type]
+
+    def alert(self, code: str = "output_failed", severity: Severity = Severity.FAIL, dataset: str = "scores",
+              subject: str = "f.csv", resolves: bool = False) -> Alert:
+        return Alert(dataset, code, severity, "something happened", self.clock.now(), topic="t", subject=subject,
+                     resolves=resolves)
+
+    def send(self, alert: Alert, attempt: int = 1) -> dispatch_alerts.DispatchOutcome:
+        return dispatch_alerts.dispatch(self.deps, alert.to_json(), attempt, self.clock.now())
+
+
+def test_an_alert_goes_to_teams_and_email_once() -> None:
+    world = World()
+    outcome = world.send(world.alert())
+    assert outcome.status == "sent" and sorted(outcome.sent) == ["email", "teams"]
+    assert len(world.teams.sent) == 1 and world.email.sent[0].to == ("data@example.com",)
+
+
+def test_the_same_fingerprint_within_the_cooldown_is_suppressed() -> None:
+    world = World()
+    world.send(world.alert())
+    world.clock.advance(minutes=10)
+    assert world.send(world.alert()).reason == "duplicate within the cooldown"
+    world.clock.advance(hours=2)
+    assert world.send(world.alert()).status == "sent"
+    assert len(world.teams.sent) == 2
+
+
+def test_a_resolution_follows_an_open_episode_only() -> None:
+    world = World()
+    assert world.send(world.alert(resolves=True, severity=Severity.INFO)).status == "suppressed"
+    world.send(world.alert())
+    world.clock.advance(minutes=5)
+    assert world.send(world.alert(resolves=True, severity=Severity.INFO)).status == "sent"
+    assert "Resolved" in world.teams.sent[-1].subject
+
+
+def test_routes_filter_by_severity() -> None:
+    world = World()
+    assert world.send(world.alert(dataset="quiet", severity=Severity.WARN, code="output_warning")).status == \
+        "suppressed"
+    assert world.send(world.alert(dataset="quiet")).sent == ["teams"]
+
+
+def test_a_burst_becomes_a_digest() -> None:
+    world = World(digest_threshold=3)
+    for i in range(6):
+        world.send(world.alert(code="output_warning", severity=Severity.WARN, subject=f"f{i}.csv"))
+    assert len(world.teams.sent) == 3
+    sent = dispatch_alerts.send_digests(world.deps, world.clock.now())
+    assert sent == {"teams": 3, "email": 3}
+    assert world.teams.sent[-1].subject == "3 alerts"
+    assert dispatch_alerts.send_digests(world.deps, world.clock.now()) == {}
+
+
+def test_a_failing_channel_raises_for_retry_and_the_retry_skips_the_channel_that_succeeded() -> None:
+    world = World()
+    world.teams.down = True
+    alert = world.alert()
+    with pytest.raises(dispatch_alerts.DeliveryFailed):
+        world.send(alert, attempt=1)
+    assert len(world.email.sent) == 1
+    world.teams.down = False
+    world.send(alert, attempt=2)
+    assert len(world.email.sent) == 1 and len(world.teams.sent) == 1
+
+
+def test_after_repeated_failures_teams_alerts_fall_back_to_email() -> None:
+    world = World()
+    world.teams.down = True
+    quiet = world.alert(dataset="quiet", subject="x")
+    for attempt in (1, 2, 3):
+        with pytest.raises(dispatch_alerts.DeliveryFailed):
+            world.send(quiet, attempt)
+    world.clock.advance(seconds=30)
+    # Teams has now failed three times in a row: a dataset with an email route gets email instead.
+    outcome = world.send(world.alert(subject="y"))
+    assert outcome.sent == ["email"] and world.teams.sent == []
+
+
+def test_a_poison_message_is_reported_on_every_channel() -> None:
+    world = World()
+    delivered = dispatch_alerts.report_poison(world.deps, "{not json", world.clock.now())
+    assert sorted(delivered) == ["email", "teams"]
+    assert "unreadable alert message" in world.teams.sent[0].text
+
+
+def test_a_malformed_alert_message_raises_so_it_reaches_the_poison_queue() -> None:
+    world = World()
+    with pytest.raises(ValueError, match="malformed alert message"):
+        dispatch_alerts.dispatch(world.deps, '{"dataset": "x"}', 1, world.clock.now())
