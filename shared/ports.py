@@ -98,6 +98,10 @@ class PipelineRunner(Protocol):
         """Runs of ``pipeline`` last updated in [since, until], every page."""
         ...
 
+    def query_activity_runs(self, run_id: str) -> list[dict[str, str]]:
+        """The run's activities: name, type, status, error (message) — for failure diagnosis."""
+        ...
+
 
 @dataclass(frozen=True)
 class RefreshState:

@@ -114,6 +114,7 @@ class RecordingRunner:
         self.runs: dict[str, PipelineRun] = {}
         self.fail_next: list[Exception] = []
         self.lose_answer_next = 0   # create the run, then answer 500 (the nasty case)
+        self.activities: dict[str, list[dict[str, str]]] = {}
         self.known_pipelines: set[str] | None = None
         self.clock = clock or FixedClock()
         self._ids = itertools.count(1)
@@ -142,6 +143,9 @@ class RecordingRunner:
 
     def query_runs(self, pipeline: str, since: datetime, until: datetime) -> list[PipelineRun]:
         return [r for r in self.runs.values() if r.pipeline == pipeline]
+
+    def query_activity_runs(self, run_id: str) -> list[dict[str, str]]:
+        return list(self.activities.get(run_id, []))
 
     def runs_for(self, batch_id: str) -> list[PipelineRun]:
         return [r for r in self.runs.values() if batch_id in r.parameters.values()]

@@ -14,4 +14,10 @@ ALERT_CODES: dict[str, str] = {
     "output_warning": "an output file passed with warnings",
     "output_poison": "an output file could not be validated after repeated attempts (poison queue)",
     "alert_undeliverable": "an alert could not be delivered after repeated attempts (alerts-poison queue)",
+    "run_failed": "the pipeline run failed (ADF says so, with the failing activity and its error)",
+    "run_slow": "the run took much longer than its learned duration baseline",
+    "run_stuck": "a run has been in progress far beyond its baseline or max_duration",
+    "refresh_held": "the Power BI refresh was held: the run failed or its outputs did not pass",
+    "refresh_failed": "Power BI refused the refresh, or the refresh ended Failed",
+    "refresh_budget_exhausted": "the dataset used its daily refresh budget; the refresh was not requested",
 }

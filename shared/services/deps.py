@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from urllib.parse import quote
 
 from shared.core.dispatch import DispatchPolicy
+from shared.core.models import Link
 from shared.core.spec import PipelinesConfig
 from shared.ports import AlertSink, BlobStore, Clock, DatasetRefresher, Notifier, PipelineRunner, Profiler, StateStore
 
@@ -91,3 +92,8 @@ class Deps:
     notifiers: Mapping[str, Notifier] = field(default_factory=lambda: MappingProxyType({}))
     dispatch: DispatchPolicy = field(default_factory=DispatchPolicy)
     refresher: DatasetRefresher | None = None
+    powerbi_daily_limit: int = 8
+    factory_name: str = ""
+    run_links: Callable[[str], tuple[Link, ...]] = lambda run_id: ()
+    durations: Callable[[str, datetime, datetime], list[tuple[datetime, float]]] | None = None
+    verdict_wait: timedelta = timedelta(seconds=20)

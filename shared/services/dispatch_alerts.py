@@ -16,7 +16,7 @@ from datetime import datetime
 
 from shared.core import render
 from shared.core.dispatch import ChannelHealth, Decision, EpisodeLedger, decide, note_send, should_digest, with_fallback
-from shared.core.models import Alert, Severity
+from shared.core.models import Alert, Message, Severity
 from shared.core.spec import AlertRoutes
 from shared.errors import ExternalError
 from shared.ports import Entity
@@ -88,7 +88,7 @@ def _already_sent(deps: Deps, alert: Alert, channel: str) -> bool:
     return row is not None and row.data.get("status") in ("sent", "digested")
 
 
-def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> render.Message:
+def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> Message:
     return render.teams_message(alerts) if channel == "teams" else render.email(alerts, recipients)
 
 
