@@ -168,8 +168,10 @@ class RunContext:
             self._record.activities.append(record)
             self._record.last_updated = utcnow()
         try:
-            if self._injected and self._injected.activity in ("", name):
-                raise ActivityFailed(self._injected.message, error_code="InjectedFailure")
+            injected, self._injected = self._injected, None     # an injected failure fires once
+            if injected and injected.activity in ("", name):
+                raise ActivityFailed(injected.message, error_code="InjectedFailure")
+            self._injected = injected
             yield record.output
         except RunCancelled:
             self._finish(record, "Cancelled", {"message": "The activity was cancelled with its run."})

@@ -49,12 +49,15 @@ class Sink:
         self.status = status
         self.bodies: list[dict[str, Any]] = []
         self.keys: list[str | None] = []
+        self.on_post: Any = None
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 sink.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 sink.keys.append(self.headers.get("x-functions-key"))
+                if sink.on_post is not None:
+                    sink.on_post(sink.bodies[-1])
                 self.send_response(sink.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -184,6 +187,18 @@ def test_a_run_ends_with_the_web_activity_posting_the_pipeline_event(
     assert runner.query_activity_runs(run_id)[-1]["activity"] == "NotifyAutopilot"
 
 
+def test_while_the_web_activity_posts_the_run_is_still_in_progress_as_in_adf(
+        emulator: ADFEmulator, runner: DataFactoryRunner, sink: Sink) -> None:
+    seen: list[RunStatus] = []
+    sink.on_post = lambda body: seen.append(runner.get_run(body["runId"]).status)
+    run_id = runner.start_run("copy_job", {"batchId": BATCH})
+
+    emulator.wait_finished(run_id)
+
+    assert seen == [RunStatus.IN_PROGRESS]
+    assert runner.get_run(run_id).status is RunStatus.SUCCEEDED
+
+
 def test_a_failed_run_posts_its_error_and_activity(emulator: ADFEmulator, runner: DataFactoryRunner,
                                                    sink: Sink) -> None:
     emulator.fail_pipeline("copy_job", "source table locked", activity="Transform")
@@ -193,6 +208,19 @@ def test_a_failed_run_posts_its_error_and_activity(emulator: ADFEmulator, runner
     assert sink.bodies[0]["status"] == "Failed"
     assert sink.bodies[0]["error"] == {"message": "source table locked", "activity": "Transform"}
     assert runner.get_run(run_id).status is RunStatus.FAILED
+    assert [(a["activity"], a["status"]) for a in runner.query_activity_runs(run_id)] == [
+        ("Extract", "Succeeded"), ("Transform", "Failed"), ("NotifyAutopilot", "Succeeded")]
+
+
+def test_a_failure_injected_without_an_activity_fails_the_first_one_and_still_notifies(
+        emulator: ADFEmulator, runner: DataFactoryRunner, sink: Sink) -> None:
+    emulator.fail_pipeline("copy_job", "cluster unavailable")
+    run_id = runner.start_run("copy_job", {"batchId": BATCH})
+    emulator.wait_finished(run_id)
+
+    assert [(a["activity"], a["status"]) for a in runner.query_activity_runs(run_id)] == [
+        ("Extract", "Failed"), ("NotifyAutopilot", "Succeeded")]
+    assert sink.bodies[0]["error"] == {"message": "cluster unavailable", "activity": "Extract"}
 
 
 def test_a_webhook_that_answers_500_fails_the_web_activity_and_the_run(

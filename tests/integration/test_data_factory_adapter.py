@@ -9,13 +9,14 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.core.exceptions import ClientAuthenticationError
 
 from sandbox.adf_emulator import ADFEmulator
 from shared.adapters.data_factory import DataFactoryRunner
 from shared.config import FactoryRef
 from shared.core.models import RunStatus
 from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
-from tests.integration.adf_fixture import runner_for
+from tests.integration.adf_fixture import TEST_PIPELINES, runner_for
 from tests.integration.azurite_fixture import free_port
 
 BATCH = "scores:2026/11/21"
@@ -194,6 +195,39 @@ def test_a_refused_connection_is_unavailable_quickly() -> None:
 
     assert time.monotonic() - began < 2.0
     assert caught.value.__cause__ is not None
+
+
+def test_a_create_run_refused_before_it_was_sent_is_retried_and_starts_the_run_once() -> None:
+    port = free_port()
+    late: list[ADFEmulator] = []
+
+    def factory_comes_up(seconds: float) -> None:   # the runner's back-off: the factory starts meanwhile
+        if not late:
+            late.append(ADFEmulator(TEST_PIPELINES, port=port).start())
+
+    runner = DataFactoryRunner(FactoryRef("00000000-0000-0000-0000-000000000000", "rg-sandbox", "adf-sandbox",
+                                          f"http://127.0.0.1:{port}"), retries=2, sleep=factory_comes_up)
+    try:
+        run_id = runner.start_run("copy_job", {"batchId": BATCH})
+        assert [r["runId"] for r in late[0].runs()] == [run_id]
+        assert late[0].calls("createRun") == 1
+    finally:
+        runner.close()
+        for emulator in late:
+            emulator.stop()
+
+
+def test_a_credential_that_cannot_get_a_token_is_rejected_with_the_identity_named() -> None:
+    class NoIdentity:
+        def get_token(self, *scopes: str, **kwargs: object) -> object:
+            raise ClientAuthenticationError("ManagedIdentityCredential: no identity is assigned")
+
+    ref = FactoryRef("sub", "rg", "factory", f"https://127.0.0.1:{free_port()}")
+    runner = DataFactoryRunner(ref, credential=NoIdentity(), retries=0)  # type: ignore[arg-type]
+
+    with pytest.raises(Rejected, match="managed identity") as caught:
+        runner.start_run("copy_job", {"batchId": BATCH})
+    assert isinstance(caught.value.__cause__, ClientAuthenticationError)
 
 
 def test_a_failed_run_names_its_failed_activity_and_error(emulator: ADFEmulator,
