@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandbox.pipelines.queries import ACTIVITY_FILTERS, RUN_FILTERS, ArmError, order, page, select, window
-from sandbox.pipelines.runtime import Injected, Pipeline, RunRecord, RunSettings, execute
+from sandbox.pipelines.runtime import Injected, Pipeline, PipelineBody, RunRecord, RunSettings, execute
 
 API_VERSION = "2018-06-01"
 _SETTING_NAMES = {"queueDelay": "queue_delay", "runDuration": "run_duration", "webhookUrl": "webhook_url",
@@ -62,15 +62,16 @@ class Slowness:
 class ADFEmulator:
     """One factory's runs, served over ARM REST. Thread-safe; every knob works in-process and over HTTP."""
 
-    def __init__(self, pipelines: Mapping[str, Pipeline] | None = None, *,
+    def __init__(self, pipelines: Mapping[str, Pipeline | PipelineBody] | None = None, *,
                  config: Mapping[str, str] | None = None,
                  subscription_id: str = "00000000-0000-0000-0000-000000000000",
                  resource_group: str = "rg-sandbox", factory_name: str = "adf-sandbox",
                  host: str = "127.0.0.1", port: int = 0, page_size: int = 5) -> None:
         if pipelines is None:
-            from sandbox.pipelines import PIPELINES  # noqa: PLC0415  (the demo's pipelines, by default)
+            from sandbox.pipelines import PIPELINES
             pipelines = PIPELINES
-        self.pipelines = dict(pipelines)
+        self.pipelines = {name: p if isinstance(p, Pipeline) else Pipeline(name, p)
+                          for name, p in pipelines.items()}
         self.config = dict(config or {})
         self.subscription_id, self.resource_group = subscription_id, resource_group
         self.factory_name = factory_name
@@ -156,14 +157,19 @@ class ADFEmulator:
             self.settings = replace(self.settings, **changes)
             return self.settings
 
-    def reset(self) -> None:
-        """Forget faults, slowness, injected failures, runs and the request log."""
+    def reset_faults(self) -> None:
+        """Forget pending faults, slowness and injected pipeline failures; runs stay."""
         with self.lock:
-            for run in self._runs.values():
-                run.cancel_requested.set()
             self._faults.clear()
             self._slowness.clear()
             self._failures.clear()
+
+    def reset(self) -> None:
+        """``reset_faults`` and forget every run and the request log too."""
+        with self.lock:
+            self.reset_faults()
+            for run in self._runs.values():
+                run.cancel_requested.set()
             self._runs.clear()
             self.requests.clear()
 
@@ -396,6 +402,9 @@ class ADFEmulator:
                 return 204, None
             if method == "POST" and path == "/_emulator/reset":
                 self.reset()
+                return 204, None
+            if method == "POST" and path == "/_emulator/reset-faults":
+                self.reset_faults()
                 return 204, None
             return 404, {"error": f"no admin call {method} {path}"}
         except (ValueError, TypeError) as exc:

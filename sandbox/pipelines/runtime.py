@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 FINISHED = frozenset({"Succeeded", "Failed", "Cancelled"})
 WEBHOOK_ACTIVITY = "NotifyAutopilot"
@@ -48,12 +49,15 @@ class RunCancelled(Exception):
     """The run was cancelled while a step was running."""
 
 
+PipelineBody = Callable[["RunContext"], object]
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """A pipeline the emulator can run: its callable and the parameters it cannot run without."""
 
     name: str
-    body: Callable[[RunContext], None]
+    body: PipelineBody
     required: tuple[str, ...] = ()
 
 
@@ -260,16 +264,18 @@ def _notify(ctx: RunContext, record: RunRecord, settings: RunSettings,
     }
     if failure:
         body["error"] = {"message": failure[1], "activity": failure[0]}
+    if urlsplit(settings.webhook_url).scheme not in ("http", "https"):
+        return f"the webhook URL {settings.webhook_url!r} is not http(s)"
     headers = {"Content-Type": "application/json"}
     if settings.webhook_key:
         headers["x-functions-key"] = settings.webhook_key
-    request = urllib.request.Request(settings.webhook_url, data=json.dumps(body).encode(), headers=headers,
-                                     method="POST")
+    request = urllib.request.Request(settings.webhook_url, data=json.dumps(body).encode(),  # noqa: S310  (http(s) only, checked above)
+                                     headers=headers, method="POST")
     try:
         inputs = {"url": settings.webhook_url, "body": body}
         with ctx.activity(WEBHOOK_ACTIVITY, "WebActivity", inputs) as out:
             try:
-                with urllib.request.urlopen(request, timeout=settings.webhook_timeout) as response:
+                with urllib.request.urlopen(request, timeout=settings.webhook_timeout) as response:  # noqa: S310
                     out["statusCode"] = response.status
                     out["response"] = response.read(64 * 1024).decode("utf-8", "replace")
             except urllib.error.HTTPError as exc:

@@ -60,7 +60,7 @@ def parse_parameters(parameters: Mapping[str, Any], default_container: str) -> B
             raise ActivityFailed(f"parameter files is not a JSON list: {exc}") from exc
     if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
         raise ActivityFailed("parameter files must be a list of blob names")
-    return BatchParameters(batch_id, str(parameters.get("dataset") or batch_id.split(":")[0]),
+    return BatchParameters(batch_id, str(parameters.get("dataset") or batch_id.split(":", 1)[0]),
                            str(parameters.get("prefix") or ""), tuple(files),
                            str(parameters.get("container") or default_container))
 
@@ -123,8 +123,8 @@ def score_files(files: Iterable[tuple[str, str]], stats: ScoreStats) -> str:
 
 def run(ctx: RunContext) -> None:
     """The pipeline body: LoadUpstream → ScoreRows → WriteScores."""
-    from azure.core.exceptions import AzureError, ResourceExistsError  # noqa: PLC0415
-    from azure.storage.blob import BlobServiceClient, ContentSettings  # noqa: PLC0415
+    from azure.core.exceptions import AzureError, ResourceExistsError
+    from azure.storage.blob import BlobServiceClient, ContentSettings
 
     connection = ctx.config.get("DATA_STORAGE", "")
     if not connection:
