@@ -1,0 +1,321 @@
+"""Azure Data Factory as the app's ``PipelineRunner``: start, read, query and cancel pipeline runs.
+
+Exactly once starts here: createRun is retried only when the factory surely did not act on it (429,
+or a connection that failed before the request was sent). A 5xx or a lost answer may hide a run that
+exists, so it raises ``Unavailable`` and the caller reconciles by querying runs. Reads retry on 429
+and 5xx, honouring Retry-After within a bounded wait. The Azure SDK is imported lazily.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from shared.config import FactoryRef
+from shared.core.models import PipelineRun, RunStatus
+from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_PAGES = 1000                       # a factory answering more pages than this is misbehaving
+
+
+def is_local_emulator(endpoint: str) -> bool:
+    """Plain http is only ever the sandbox's ADF emulator on this machine."""
+    parts = urlsplit(endpoint)
+    return parts.scheme == "http" and (parts.hostname or "") in LOCAL_HOSTS
+
+
+class DataFactoryRunner:
+    """Runs pipelines of one factory. Thread-safe; the SDK client is built on first use.
+
+    ``retries``, ``backoff``, ``max_backoff`` and ``max_wait`` (the most one call sleeps in total,
+    Retry-After included) are knobs so tests can make them small.
+    """
+
+    def __init__(self, factory: FactoryRef, *, credential: TokenCredential | None = None, retries: int = 4,
+                 backoff: float = 1.0, max_backoff: float = 30.0, max_wait: float = 60.0,
+                 connect_timeout: float = 10.0, read_timeout: float = 60.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        endpoint = factory.endpoint.rstrip("/")
+        if urlsplit(endpoint).scheme != "https" and not is_local_emulator(endpoint):
+            raise ConfigError([f"ADF_ENDPOINT: {endpoint!r} must be an https URL (plain http is allowed "
+                               "only for a local emulator on 127.0.0.1 or localhost)"], "app settings")
+        self._factory = factory
+        self._endpoint = endpoint
+        self._credential = credential
+        self._retries, self._backoff = retries, backoff
+        self._max_backoff, self._max_wait = max_backoff, max_wait
+        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
+        self._sleep = sleep
+        self._client: DataFactoryManagementClient | None = None
+        self._lock = threading.Lock()
+
+    # --- the port -----------------------------------------------------------------------------------
+
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+        """createRun. Raises Rejected, Throttled or Unavailable (the run may then exist: reconcile)."""
+        body = dict(parameters)
+        try:
+            json.dumps(body)
+        except (TypeError, ValueError) as exc:
+            raise Rejected(f"parameters of pipeline {pipeline} are not JSON: {exc}") from exc
+        client = self._get_client()
+        f = self._factory
+        response = self._call(f"createRun {pipeline}", client.pipelines.create_run, f.resource_group,
+                              f.factory_name, pipeline, parameters=body, safe=False)
+        run_id = str(response.run_id or "")
+        if not run_id:
+            raise Unavailable(f"createRun {pipeline} answered without a run id; the run may exist")
+        log.info("pipeline run started", extra={"pipeline": pipeline, "run_id": run_id})
+        return run_id
+
+    def get_run(self, run_id: str) -> PipelineRun:
+        """One run. Raises NotFound when the factory does not know it."""
+        client = self._get_client()
+        f = self._factory
+        run = self._call(f"get run {run_id}", client.pipeline_runs.get, f.resource_group, f.factory_name,
+                         run_id, safe=True)
+        return _to_run(run)
+
+    def query_runs(self, pipeline: str, since: datetime, until: datetime) -> list[PipelineRun]:
+        """Runs of ``pipeline`` last updated in [since, until], every page, each run once."""
+        from azure.mgmt.datafactory.models import RunFilterParameters, RunQueryFilter
+
+        client = self._get_client()
+        f = self._factory
+        runs: dict[str, PipelineRun] = {}
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            query = RunFilterParameters(
+                last_updated_after=_utc(since), last_updated_before=_utc(until), continuation_token=token,
+                filters=[RunQueryFilter(operand="PipelineName", operator="Equals",
+                                        values_property=[pipeline])])
+            page = self._call(f"query runs of {pipeline}", client.pipeline_runs.query_by_factory,
+                              f.resource_group, f.factory_name, query, safe=True)
+            for item in page.value or []:
+                run = _to_run(item)
+                runs[run.run_id] = run        # a run that moved between pages keeps its newest view
+            if not page.continuation_token or page.continuation_token == token:
+                return list(runs.values())
+            token = page.continuation_token
+        raise Unavailable(f"query runs of {pipeline}: more than {MAX_PAGES} pages; giving up")
+
+    # --- beyond the port: failure diagnosis and cancelling --------------------------------------------
+
+    def query_activity_runs(self, run_id: str) -> list[dict[str, str]]:
+        """The run's activity runs, oldest first: activity, type, status, error, start, end."""
+        from azure.mgmt.datafactory.models import RunFilterParameters
+
+        run = self.get_run(run_id)
+        client = self._get_client()
+        f = self._factory
+        now = datetime.now(UTC)
+        since = (run.run_start or now - timedelta(days=1)) - timedelta(hours=1)
+        until = max(run.run_end or now, now) + timedelta(hours=1)
+        out: list[dict[str, str]] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            query = RunFilterParameters(last_updated_after=since, last_updated_before=until,
+                                        continuation_token=token)
+            page = self._call(f"query activity runs of {run_id}", client.activity_runs.query_by_pipeline_run,
+                              f.resource_group, f.factory_name, run_id, query, safe=True)
+            for a in page.value or []:
+                error = a.error if isinstance(a.error, Mapping) else {}
+                out.append({"activity": a.activity_name or "", "type": a.activity_type or "",
+                            "status": a.status or "", "error": str(error.get("message") or ""),
+                            "start": _iso(a.activity_run_start), "end": _iso(a.activity_run_end)})
+            if not page.continuation_token or page.continuation_token == token:
+                return sorted(out, key=lambda a: a["start"])
+            token = page.continuation_token
+        raise Unavailable(f"query activity runs of {run_id}: more than {MAX_PAGES} pages; giving up")
+
+    def cancel_run(self, run_id: str) -> None:
+        """Cancel the run and the pipelines it started. Cancelling twice is harmless."""
+        client = self._get_client()
+        f = self._factory
+        self._call(f"cancel run {run_id}", client.pipeline_runs.cancel, f.resource_group, f.factory_name,
+                   run_id, is_recursive=True, safe=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- the SDK client and the retry loop ----------------------------------------------------------
+
+    def _get_client(self) -> DataFactoryManagementClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build_client()
+            return self._client
+
+    def _build_client(self) -> DataFactoryManagementClient:
+        from azure.mgmt.datafactory import DataFactoryManagementClient
+
+        # Our own loop decides every retry: azure-core's policy would retry a POST createRun on 500/503/504.
+        options: dict[str, Any] = {"retry_total": 0, "credential_scopes": [f"{self._endpoint}/.default"]}
+        if is_local_emulator(self._endpoint):
+            # The SDK refuses bearer tokens over http; the emulator only checks that one is present.
+            options["authentication_policy"] = _emulator_auth_policy()
+            credential: Any = _NoCredential()
+        else:
+            credential = self._credential or _default_credential(self._factory.client_id)
+        return DataFactoryManagementClient(credential, self._factory.subscription_id, base_url=self._endpoint,
+                                           **options)
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, safe: bool, **kwargs: Any) -> T:
+        """Call the SDK with retries. ``safe``: repeating the call cannot cause a second effect."""
+        from azure.core.exceptions import (
+            AzureError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        attempt, waited = 0, 0.0
+        while True:
+            try:
+                return fn(*args, connection_timeout=self._connect_timeout, read_timeout=self._read_timeout,
+                          **kwargs)
+            except HttpResponseError as exc:
+                status = exc.status_code
+                if status is None:       # no answer to map: a token that could not be had, an odd body
+                    raise _unanswered(what, exc) from exc
+                delay = _retry_after(exc)
+                retryable = status == 429 or (safe and (status >= 500 or status == 408))
+                wait = delay if delay is not None else self._backoff_for(attempt)
+                if retryable and attempt < self._retries and waited + wait <= self._max_wait:
+                    log.warning("ADF call failed; retrying", extra={"call": what, "status": status,
+                                                                    "attempt": attempt + 1, "wait": wait})
+                    self._sleep(wait)
+                    attempt, waited = attempt + 1, waited + wait
+                    continue
+                raise _mapped(what, exc, status, delay) from exc
+            except ServiceRequestError as exc:     # the request never left: no run can exist
+                wait = self._backoff_for(attempt)
+                if attempt < self._retries and waited + wait <= self._max_wait:
+                    log.warning("ADF unreachable; retrying", extra={"call": what, "attempt": attempt + 1})
+                    self._sleep(wait)
+                    attempt, waited = attempt + 1, waited + wait
+                    continue
+                raise Unavailable(f"{what}: Data Factory is unreachable: {exc.message}") from exc
+            except ServiceResponseError as exc:    # sent, answer lost: the call may have taken effect
+                wait = self._backoff_for(attempt)
+                if safe and attempt < self._retries and waited + wait <= self._max_wait:
+                    self._sleep(wait)
+                    attempt, waited = attempt + 1, waited + wait
+                    continue
+                raise Unavailable(f"{what}: no answer from Data Factory ({exc.message}); "
+                                  "the call may have taken effect") from exc
+            except AzureError as exc:
+                raise Unavailable(f"{what}: {exc.message}") from exc
+
+    def _backoff_for(self, attempt: int) -> float:
+        return float(min(self._backoff * (2 ** attempt), self._max_backoff))
+
+
+def _mapped(what: str, exc: HttpResponseError, status: int, retry_after: float | None) -> Exception:
+    detail = _detail(exc)
+    if status == 404:
+        return NotFound(f"{what}: not found: {detail}", status=status)
+    if status == 429:
+        return Throttled(f"{what}: throttled by Data Factory: {detail}", retry_after=retry_after)
+    if status >= 500 or status == 408:
+        return Unavailable(f"{what}: Data Factory answered {status}: {detail}", status=status)
+    return Rejected(f"{what}: Data Factory refused ({status}): {detail}", status=status)
+
+
+def _unanswered(what: str, exc: HttpResponseError) -> Exception:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    if isinstance(exc, ClientAuthenticationError):
+        return Rejected(f"{what}: could not get a token for Data Factory (check the managed identity "
+                        f"and AZURE_CLIENT_ID): {exc.message}")
+    return Unavailable(f"{what}: {exc.message}")
+
+
+def _detail(exc: HttpResponseError) -> str:
+    error = exc.error
+    if error is not None and (error.code or error.message):
+        return f"{error.code}: {error.message}"
+    return str(exc.reason or exc.message)
+
+
+def _retry_after(exc: HttpResponseError) -> float | None:
+    """Seconds the service asked us to wait (retry-after-ms, x-ms-retry-after-ms, Retry-After)."""
+    headers = getattr(exc.response, "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                continue
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return None
+
+
+def _to_run(run: Any) -> PipelineRun:
+    parameters = {str(k): v if isinstance(v, str) else json.dumps(v)
+                  for k, v in (run.parameters or {}).items()}
+    return PipelineRun(run_id=run.run_id or "", pipeline=run.pipeline_name or "",
+                       status=RunStatus.of(run.status), parameters=MappingProxyType(parameters),
+                       run_start=_optional_utc(run.run_start), run_end=_optional_utc(run.run_end),
+                       message=run.message or "")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _optional_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else _utc(value).isoformat()
+
+
+class _NoCredential:
+    """Stands where the SDK wants a credential when the emulator's policy sets the header itself."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        raise RuntimeError("the local ADF emulator needs no token")
+
+
+def _emulator_auth_policy() -> Any:
+    from azure.core.pipeline import PipelineRequest
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class EmulatorBearer(SansIOHTTPPolicy):  # type: ignore[type-arg]
+        def on_request(self, request: PipelineRequest[Any]) -> None:
+            request.http_request.headers["Authorization"] = "Bearer sandbox-emulator"
+
+    return EmulatorBearer()
+
+
+def _default_credential(client_id: str | None) -> TokenCredential:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
