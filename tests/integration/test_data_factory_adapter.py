@@ -12,12 +12,12 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
 from sandbox.adf_emulator import ADFEmulator
+from sandbox.azurite import free_port
 from shared.adapters.data_factory import DataFactoryRunner
 from shared.config import FactoryRef
 from shared.core.models import RunStatus
 from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
 from tests.integration.adf_fixture import TEST_PIPELINES, runner_for
-from tests.integration.azurite_fixture import free_port
 
 BATCH = "scores:2026/11/21"
 

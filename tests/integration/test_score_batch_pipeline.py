@@ -11,11 +11,11 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from sandbox.adf_emulator import ADFEmulator
+from sandbox.azurite import Azurite
 from sandbox.pipelines import PIPELINES
 from shared.adapters.data_factory import DataFactoryRunner
 from shared.core.models import RunStatus
 from tests.integration.adf_fixture import runner_for
-from tests.integration.azurite_fixture import Azurite
 
 UPSTREAM = "raw/scores/2026/11/21"
 FILES = {
