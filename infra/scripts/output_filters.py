@@ -29,14 +29,16 @@ def folder(prefix: str) -> str:
 def filters(config_path: Path, container: str) -> dict[str, list[str]]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from shared.config import load_pipelines  # noqa: PLC0415  (the one reader of the config)
+    from shared.config import load_pipelines
 
     config = load_pipelines(config_path)
     outputs = [ds for ds in config.datasets if ds.output is not None]
     elsewhere = sorted(ds.name for ds in outputs if ds.output and ds.output.container != container)
     if elsewhere:
-        raise ValueError(f"datasets {elsewhere} write outputs outside container {container!r}, the only "
-                         "one the output guard's blob trigger (%OUTPUT_CONTAINER%) watches")
+        raise ValueError(
+            f"datasets {elsewhere} write outputs outside container {container!r}, the only "
+            "one the output guard's blob trigger (%OUTPUT_CONTAINER%) watches"
+        )
     begins: list[str] = []
     excludes: list[str] = []
     for ds in outputs:
@@ -63,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"output_filters: {exc}", file=sys.stderr)
         return 2
     if not result["begins"]:
-        print(f"output_filters: {args.config} declares no dataset output; nothing for the output guard",
-              file=sys.stderr)
+        print(
+            f"output_filters: {args.config} declares no dataset output; nothing for the output guard",
+            file=sys.stderr,
+        )
         return 2
     print(json.dumps(result))
     return 0

@@ -23,10 +23,10 @@ def declared_functions() -> Any:
     """The functions the app registers: function_app.app when it exists, else the registrations the
     design fixes (same names, triggers and settings), so the checks run on a fresh checkout too."""
     if (ROOT / "function_app.py").exists():
-        from function_app import app  # noqa: PLC0415
+        from function_app import app
 
         return app
-    import azure.functions as func  # noqa: PLC0415
+    import azure.functions as func
 
     app = func.FunctionApp()
 
@@ -35,8 +35,9 @@ def declared_functions() -> Any:
     def upstream_watcher(timer: func.TimerRequest) -> None: ...
 
     @app.function_name("output_guard")
-    @app.blob_trigger(arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE",
-                      source="EventGrid")
+    @app.blob_trigger(
+        arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE", source="EventGrid"
+    )
     def output_guard(blob: func.InputStream) -> None: ...
 
     @app.function_name("pipeline_events")
@@ -66,21 +67,24 @@ def bindings() -> list[infra_checks.Binding]:
 
 @pytest.fixture(scope="session")
 def settings() -> tuple[Any, ...]:
-    from shared.config import SETTINGS  # noqa: PLC0415
+    from shared.config import SETTINGS
 
     return SETTINGS
 
 
 @pytest.fixture(scope="session")
 def state_tables() -> tuple[str, ...]:
-    from shared.services.deps import Tables  # noqa: PLC0415
+    from shared.services.deps import Tables
 
     return Tables().all()
 
 
 def find_checkov() -> Path | None:
-    for candidate in (os.environ.get("CHECKOV"), str(ROOT / ".tools" / "checkov" / "bin" / "checkov"),
-                      shutil.which("checkov")):
+    for candidate in (
+        os.environ.get("CHECKOV"),
+        str(ROOT / ".tools" / "checkov" / "bin" / "checkov"),
+        shutil.which("checkov"),
+    ):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
@@ -90,8 +94,10 @@ def find_checkov() -> Path | None:
 def checkov() -> Path:
     exe = find_checkov()
     if exe is None:
-        pytest.fail("checkov is not installed: run `make setup` (it installs checkov==3.3.30 into "
-                    ".tools/checkov), or point CHECKOV at a checkov executable")
+        pytest.fail(
+            "checkov is not installed: run `make setup` (it installs checkov==3.3.30 into "
+            ".tools/checkov), or point CHECKOV at a checkov executable"
+        )
     return exe
 
 

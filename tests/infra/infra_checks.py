@@ -40,13 +40,26 @@ MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 # App settings the platform reads (not the app's code): allowed in the Bicep without a SettingSpec.
 PLATFORM_SETTINGS = re.compile(
     r"^(FUNCTIONS_EXTENSION_VERSION|APPLICATIONINSIGHTS_[A-Z_]+|PYTHON_APPLICATIONINSIGHTS_[A-Z_]+"
-    r"|AzureWebJobsStorage__[A-Za-z]+|WEBSITE_[A-Z_]+|AzureFunctionsJobHost__.+)$")
+    r"|AzureWebJobsStorage__[A-Za-z]+|WEBSITE_[A-Z_]+|AzureFunctionsJobHost__.+)$"
+)
 # Flex Consumption refuses these: the runtime and its version come from functionAppConfig.
-FLEX_FORBIDDEN = ("FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE",
-                  "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING")
+FLEX_FORBIDDEN = (
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+)
 # Suffixes of an identity-based binding connection (<CONNECTION>__<suffix>).
-CONNECTION_SUFFIXES = ("accountName", "credential", "clientId", "serviceUri", "blobServiceUri",
-                       "queueServiceUri", "tableServiceUri")
+CONNECTION_SUFFIXES = (
+    "accountName",
+    "credential",
+    "clientId",
+    "serviceUri",
+    "blobServiceUri",
+    "queueServiceUri",
+    "tableServiceUri",
+)
 KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
 
 
@@ -64,7 +77,7 @@ def parse_bicep(path: Path) -> dict[str, Any]:
 @functools.lru_cache(maxsize=256)
 def _parse_text(text: str) -> dict[str, Any]:
     """Parsing is the slow part (~0.1 s a file): scratch copies of infra/ share most of their text."""
-    from pycep import BicepParser  # noqa: PLC0415  (test-only dependency)
+    from pycep import BicepParser
 
     return BicepParser().parse(text=text)
 
@@ -83,7 +96,9 @@ def parse_problems(infra: Path) -> list[str]:
 def body(decl: Mapping[str, Any]) -> dict[str, Any]:
     """The object of a resource or module, looking through `if (...)` and `[for ...]` wrappers."""
     config = decl.get("config", {})
-    while isinstance(config, dict) and "config" in config and ("condition" in config or "loop_type" in config):
+    while (
+        isinstance(config, dict) and "config" in config and ("condition" in config or "loop_type" in config)
+    ):
         config = config["config"]
     return config if isinstance(config, dict) else {}
 
@@ -152,7 +167,7 @@ class Project:
                 if decl.get("type") == resource_type:
                     yield bicep, symbol, decl
 
-    def resolve(self, bicep: BicepFile, expr: Any, depth: int = 0) -> set[str]:
+    def resolve(self, bicep: BicepFile, expr: Any, depth: int = 0) -> set[str]:  # noqa: PLR0911
         """Every string an expression can take, following params (through their callers), vars,
         conditionals and union/concat; a value that is not a plain string comes back rendered."""
         if depth > 20:
@@ -162,8 +177,9 @@ class Project:
         if isinstance(expr, dict):
             if "operator" in expr and expr["operator"].get("type") == "conditional":
                 ops = expr["operator"]["operands"]
-                return (self.resolve(bicep, ops["true_value"], depth + 1)
-                        | self.resolve(bicep, ops["false_value"], depth + 1))
+                return self.resolve(bicep, ops["true_value"], depth + 1) | self.resolve(
+                    bicep, ops["false_value"], depth + 1
+                )
             if "function" in expr and expr["function"].get("type") in ("union", "concat"):
                 args = expr["function"]["parameters"].values()
                 return set().union(*(self.resolve(bicep, a, depth + 1) for a in args if a is not None))
@@ -223,8 +239,8 @@ def app_settings(project: Project) -> dict[str, AppSetting]:
 class RoleAssignment:
     file: Path
     symbol: str
-    roles: frozenset[str]          # built-in role ids, or "custom:<action>" for custom roles' actions
-    principals: frozenset[str]     # resolved principal expressions (e.g. appIdentity.outputs.principalId)
+    roles: frozenset[str]  # built-in role ids, or "custom:<action>" for custom roles' actions
+    principals: frozenset[str]  # resolved principal expressions (e.g. appIdentity.outputs.principalId)
     scope: str
 
 
@@ -247,7 +263,9 @@ def role_assignments(project: Project) -> list[RoleAssignment]:
         else:
             roles |= project.resolve(bicep, role_expr)
         principals = frozenset(project.resolve(bicep, props.get("principalId")))
-        out.append(RoleAssignment(bicep.path, symbol, frozenset(roles), principals, render(config.get("scope"))))
+        out.append(
+            RoleAssignment(bicep.path, symbol, frozenset(roles), principals, render(config.get("scope")))
+        )
     return out
 
 
@@ -286,12 +304,16 @@ def setting_drift(project: Project, settings: Sequence[Any], bindings: Sequence[
     known = {s.name: s for s in settings}
     for spec in settings:
         if spec.infra and spec.name not in in_bicep:
-            problems.append(f"{spec.name}: the code reads it (SETTINGS, infra=True) but no Bicep app setting sets it")
+            problems.append(
+                f"{spec.name}: the code reads it (SETTINGS, infra=True) but no Bicep app setting sets it"
+            )
         if spec.secret and spec.name in in_bicep:
             value = in_bicep[spec.name].value
             if not (isinstance(value, str) and value.startswith(KEY_VAULT_REFERENCE)):
-                problems.append(f"{spec.name}: a secret, so its app setting must be a Key Vault reference "
-                                f"(@Microsoft.KeyVault(SecretUri=...)), not {render(value)!r}")
+                problems.append(
+                    f"{spec.name}: a secret, so its app setting must be a Key Vault reference "
+                    f"(@Microsoft.KeyVault(SecretUri=...)), not {render(value)!r}"
+                )
     connections = connection_names(bindings, settings)
     for name, setting in sorted(in_bicep.items()):
         if name in FLEX_FORBIDDEN:
@@ -302,11 +324,18 @@ def setting_drift(project: Project, settings: Sequence[Any], bindings: Sequence[
         prefix, _, suffix = name.partition("__")
         if suffix in CONNECTION_SUFFIXES and prefix in connections:
             continue
-        problems.append(f"{name}: set in {setting.file.name} but unknown to shared/config.py SETTINGS "
-                        "and not a platform or binding-connection setting")
+        problems.append(
+            f"{name}: set in {setting.file.name} but unknown to shared/config.py SETTINGS "
+            "and not a platform or binding-connection setting"
+        )
     for name, setting in in_bicep.items():
         value = setting.value
-        if isinstance(value, str) and KEY_VAULT_REFERENCE in value and name in known and not known[name].secret:
+        if (
+            isinstance(value, str)
+            and KEY_VAULT_REFERENCE in value
+            and name in known
+            and not known[name].secret
+        ):
             problems.append(f"{name}: a Key Vault reference, but SETTINGS does not mark it secret")
     return problems
 
@@ -337,14 +366,17 @@ def app_principal(project: Project) -> set[str]:
     return principals
 
 
-def has_role(assignments: Iterable[RoleAssignment], principals: set[str], file_suffix: str,
-             accepted: set[str]) -> bool:
-    return any(a.file.name == file_suffix and a.principals & principals and a.roles & accepted
-               for a in assignments)
+def has_role(
+    assignments: Iterable[RoleAssignment], principals: set[str], file_suffix: str, accepted: set[str]
+) -> bool:
+    return any(
+        a.file.name == file_suffix and a.principals & principals and a.roles & accepted for a in assignments
+    )
 
 
-def function_needs(project: Project, bindings: Sequence[Binding], tables: Iterable[str],
-                   infra: Path) -> list[str]:
+def function_needs(
+    project: Project, bindings: Sequence[Binding], tables: Iterable[str], infra: Path
+) -> list[str]:
     """Every registered function has what it needs in the templates: queues, containers, tables,
     Event Grid, roles, routes."""
     problems = []
@@ -356,8 +388,11 @@ def function_needs(project: Project, bindings: Sequence[Binding], tables: Iterab
     in_bicep = app_settings(project)
     if not app:
         problems.append("no user-assigned identity module (identity.bicep) found for the app")
-    scripts = "\n".join(p.read_text(encoding="utf-8") for p in sorted((infra / "scripts").glob("*"))
-                        if p.is_file()) if (infra / "scripts").is_dir() else ""
+    scripts = (
+        "\n".join(p.read_text(encoding="utf-8") for p in sorted((infra / "scripts").glob("*")) if p.is_file())
+        if (infra / "scripts").is_dir()
+        else ""
+    )
     pipelines_text = "\n".join(p.read_text(encoding="utf-8") for p in bicep_files(infra))
 
     for b in bindings:
@@ -370,31 +405,47 @@ def function_needs(project: Project, bindings: Sequence[Binding], tables: Iterab
                 if not queue.endswith("-poison") and poison not in queues:
                     problems.append(f"{where}: poison queue {poison!r} is not created in infra/")
             if not has_role(assignments, app, "rbac.bicep", {QUEUE_DATA_CONTRIBUTOR}):
-                problems.append(f"{where}: the app identity has no Storage Queue Data Contributor on its storage")
+                problems.append(
+                    f"{where}: the app identity has no Storage Queue Data Contributor on its storage"
+                )
         elif b.type == "blobTrigger":
             path = str(b.attrs.get("path", ""))
             for container in {p.split("/")[0] for p in expand(project, path)}:
                 if "%" in container or container not in containers:
-                    problems.append(f"{where}: container {container!r} (from {path!r}) is not created in infra/")
+                    problems.append(
+                        f"{where}: container {container!r} (from {path!r}) is not created in infra/"
+                    )
             connection = str(b.attrs.get("connection") or "AzureWebJobsStorage")
-            if not any(f"{connection}__{s}" in in_bicep for s in ("serviceUri", "blobServiceUri", "accountName")):
+            if not any(
+                f"{connection}__{s}" in in_bicep for s in ("serviceUri", "blobServiceUri", "accountName")
+            ):
                 problems.append(f"{where}: connection {connection!r} has no identity-based app settings")
             if str(b.attrs.get("source", "")).lower() == "eventgrid":
                 if f"{connection}__queueServiceUri" not in in_bicep:
-                    problems.append(f"{where}: an Event Grid blob trigger needs {connection}__queueServiceUri")
+                    problems.append(
+                        f"{where}: an Event Grid blob trigger needs {connection}__queueServiceUri"
+                    )
                 if not any(True for _ in project.declarations("Microsoft.EventGrid/systemTopics")):
                     problems.append(f"{where}: no Event Grid system topic on the data account")
                 if f"Host.Functions.{b.function}" not in scripts:
-                    problems.append(f"{where}: no script under infra/scripts subscribes "
-                                    f"Host.Functions.{b.function} to Event Grid")
-            if not has_role(assignments, app, "data-storage.bicep",
-                            {BLOB_DATA_READER, BLOB_DATA_CONTRIBUTOR, BLOB_DATA_OWNER}):
+                    problems.append(
+                        f"{where}: no script under infra/scripts subscribes "
+                        f"Host.Functions.{b.function} to Event Grid"
+                    )
+            if not has_role(
+                assignments,
+                app,
+                "data-storage.bicep",
+                {BLOB_DATA_READER, BLOB_DATA_CONTRIBUTOR, BLOB_DATA_OWNER},
+            ):
                 problems.append(f"{where}: the app identity cannot read the data account's blobs")
         elif b.type == "timerTrigger":
             schedule = str(b.attrs.get("schedule", ""))
             for name in re.findall(r"%([^%]+)%", schedule):
                 if name not in in_bicep:
-                    problems.append(f"{where}: schedule {schedule!r} names app setting {name}, not set in infra/")
+                    problems.append(
+                        f"{where}: schedule {schedule!r} names app setting {name}, not set in infra/"
+                    )
         elif b.type == "httpTrigger":
             route = str(b.attrs.get("route") or b.function)
             if f"/api/{route}" not in pipelines_text:
@@ -405,24 +456,35 @@ def function_needs(project: Project, bindings: Sequence[Binding], tables: Iterab
             problems.append(f"state table {table!r} (shared.services.deps.Tables) is not created in infra/")
 
     # The host itself: identity-based AzureWebJobsStorage needs these roles on the app storage.
-    for role, why in ((BLOB_DATA_OWNER, "Storage Blob Data Owner (host storage)"),
-                      (TABLE_DATA_CONTRIBUTOR, "Storage Table Data Contributor (state tables)"),
-                      (MONITORING_METRICS_PUBLISHER, "Monitoring Metrics Publisher (telemetry)")):
+    for role, why in (
+        (BLOB_DATA_OWNER, "Storage Blob Data Owner (host storage)"),
+        (TABLE_DATA_CONTRIBUTOR, "Storage Table Data Contributor (state tables)"),
+        (MONITORING_METRICS_PUBLISHER, "Monitoring Metrics Publisher (telemetry)"),
+    ):
         if not has_role(assignments, app, "rbac.bicep", {role}):
             problems.append(f"the app identity lacks {why}")
     if any(isinstance(s.value, str) and s.value.startswith(KEY_VAULT_REFERENCE) for s in in_bicep.values()):
         if not has_role(assignments, app, "rbac.bicep", {KEY_VAULT_SECRETS_USER}):
-            problems.append("app settings reference Key Vault but the app identity is no Key Vault Secrets User")
-        if not any(body(d).get("properties", {}).get("keyVaultReferenceIdentity")
-                   for _b, _s, d in project.declarations("Microsoft.Web/sites")):
-            problems.append("Key Vault references need keyVaultReferenceIdentity (the user-assigned identity)")
-    if "LOG_ANALYTICS_WORKSPACE_ID" in in_bicep and not has_role(assignments, app, "rbac.bicep",
-                                                                {LOG_ANALYTICS_READER}):
+            problems.append(
+                "app settings reference Key Vault but the app identity is no Key Vault Secrets User"
+            )
+        if not any(
+            body(d).get("properties", {}).get("keyVaultReferenceIdentity")
+            for _b, _s, d in project.declarations("Microsoft.Web/sites")
+        ):
+            problems.append(
+                "Key Vault references need keyVaultReferenceIdentity (the user-assigned identity)"
+            )
+    if "LOG_ANALYTICS_WORKSPACE_ID" in in_bicep and not has_role(
+        assignments, app, "rbac.bicep", {LOG_ANALYTICS_READER}
+    ):
         problems.append("LOG_ANALYTICS_WORKSPACE_ID is set but the app identity cannot read the workspace")
     if "ADF_FACTORY_NAME" in in_bicep:
-        run_actions = {"custom:microsoft.datafactory/factories/pipelines/createrun/action",
-                       "custom:microsoft.datafactory/factories/querypipelineruns/action",
-                       "custom:microsoft.datafactory/factories/pipelineruns/read"}
+        run_actions = {
+            "custom:microsoft.datafactory/factories/pipelines/createrun/action",
+            "custom:microsoft.datafactory/factories/querypipelineruns/action",
+            "custom:microsoft.datafactory/factories/pipelineruns/read",
+        }
         if not any(a.principals & app and run_actions <= a.roles for a in assignments):
             problems.append("the app identity cannot create, query and read runs on the factory")
     return problems
@@ -433,13 +495,18 @@ def least_privilege(project: Project, infra: Path) -> list[str]:
     problems = []
     text = "\n".join(p.read_text(encoding="utf-8") for p in bicep_files(infra))
     scripts = "\n".join(p.read_text(encoding="utf-8") for p in (infra / "scripts").glob("*") if p.is_file())
-    for role, label in ((OWNER, "Owner"), (CONTRIBUTOR, "Contributor"),
-                        (USER_ACCESS_ADMINISTRATOR, "User Access Administrator")):
+    for role, label in (
+        (OWNER, "Owner"),
+        (CONTRIBUTOR, "Contributor"),
+        (USER_ACCESS_ADMINISTRATOR, "User Access Administrator"),
+    ):
         if role in text or re.search(rf"--role\s+['\"]?{label}['\"]?\s", scripts):
             problems.append(f"infra/ grants {label}")
     for assignment in role_assignments(project):
         if not assignment.scope or assignment.scope in ("null", "rg", "resourceGroup()"):
-            problems.append(f"{assignment.file.name}:{assignment.symbol}: role assigned at resource-group scope")
+            problems.append(
+                f"{assignment.file.name}:{assignment.symbol}: role assigned at resource-group scope"
+            )
         lines = assignment.file.read_text(encoding="utf-8").splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith(f"resource {assignment.symbol} "))
         comment = []
@@ -457,12 +524,19 @@ SECRET_PATTERNS = (
     (re.compile(r"SharedAccessSignature=|[?&]sig=[A-Za-z0-9%+/=]{10,}"), "a SAS signature"),
     (re.compile(r"InstrumentationKey=[0-9a-fA-F-]{36}"), "an Application Insights key"),
     (re.compile(r"[?&]code=[A-Za-z0-9_\-]{20,}"), "a function key"),
-    (re.compile(r"https://[\w.-]+\.(webhook\.office\.com|logic\.azure\.com|environment\.api\.powerplatform\.com)"
-                r"[^\s'\"]*"), "a Teams / Workflows webhook URL"),
+    (
+        re.compile(
+            r"https://[\w.-]+\.(webhook\.office\.com|logic\.azure\.com|environment\.api\.powerplatform\.com)"
+            r"[^\s'\"]*"
+        ),
+        "a Teams / Workflows webhook URL",
+    ),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
     (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40,}={1,2}(?![A-Za-z0-9+/=])"), "a base64 key"),
-    (re.compile(r"(?i)(password|secret|apikey|api_key)['\"]?\s*[:=]\s*['\"][^'\"$@{][^'\"]{7,}['\"]"),
-     "a literal password or secret"),
+    (
+        re.compile(r"(?i)(password|secret|apikey|api_key)['\"]?\s*[:=]\s*['\"][^'\"$@{][^'\"]{7,}['\"]"),
+        "a literal password or secret",
+    ),
 )
 
 
@@ -470,8 +544,11 @@ def secret_problems(infra: Path, extra_files: Iterable[Path] = ()) -> list[str]:
     """No secret value in any template, parameters file or script; secure params have no default;
     every value in main.parameters.json comes from the azd environment or is a plain literal."""
     problems = []
-    files = [p for p in sorted(infra.rglob("*")) if p.is_file() and p.suffix in (".bicep", ".json", ".sh", ".py",
-                                                                                  ".yaml", ".yml", ".md")]
+    files = [
+        p
+        for p in sorted(infra.rglob("*"))
+        if p.is_file() and p.suffix in (".bicep", ".json", ".sh", ".py", ".yaml", ".yml", ".md")
+    ]
     for path in [*files, *extra_files]:
         text = path.read_text(encoding="utf-8")
         for lineno, line in enumerate(text.splitlines(), 1):
@@ -481,7 +558,9 @@ def secret_problems(infra: Path, extra_files: Iterable[Path] = ()) -> list[str]:
     for path in bicep_files(infra):
         data = parse_bicep(path)
         for name, param in data.get("parameters", {}).items():
-            secure = any(d.get("type") == "secure" for d in param.get("decorators", []) if isinstance(d, dict))
+            secure = any(
+                d.get("type") == "secure" for d in param.get("decorators", []) if isinstance(d, dict)
+            )
             if secure and param.get("default") not in (None, ""):
                 problems.append(f"{path.name}: @secure() param {name} has a default value")
     parameters = infra / "main.parameters.json"
@@ -496,12 +575,19 @@ def secret_problems(infra: Path, extra_files: Iterable[Path] = ()) -> list[str]:
                 problems.append(f"main.parameters.json: {name} is not a parameter of main.bicep")
             value = entry.get("value") if isinstance(entry, dict) else None
             if "reference" in entry:
-                problems.append(f"main.parameters.json: {name} reads a Key Vault; keep secrets in the azd env")
-            secure = any(d.get("type") == "secure" for d in main.get(name, {}).get("decorators", [])
-                         if isinstance(d, dict))
+                problems.append(
+                    f"main.parameters.json: {name} reads a Key Vault; keep secrets in the azd env"
+                )
+            secure = any(
+                d.get("type") == "secure"
+                for d in main.get(name, {}).get("decorators", [])
+                if isinstance(d, dict)
+            )
             if secure and not (isinstance(value, str) and re.fullmatch(r"\$\{[A-Z0-9_]+=?\}", value)):
-                problems.append(f"main.parameters.json: secure param {name} must come from the azd "
-                                "environment as ${NAME} or ${NAME=} (empty default)")
+                problems.append(
+                    f"main.parameters.json: secure param {name} must come from the azd "
+                    "environment as ${NAME} or ${NAME=} (empty default)"
+                )
     return problems
 
 
@@ -521,8 +607,11 @@ class CheckovResult:
         return {}
 
     def failed(self) -> list[str]:
-        return [f"{c['check_id']} {c['check_name']} ({c['file_path']}: {c['resource']})"
-                for r in self.reports for c in r.get("results", {}).get("failed_checks", [])]
+        return [
+            f"{c['check_id']} {c['check_name']} ({c['file_path']}: {c['resource']})"
+            for r in self.reports
+            for c in r.get("results", {}).get("failed_checks", [])
+        ]
 
     def skipped(self) -> list[dict[str, Any]]:
         return [c for r in self.reports for c in r.get("results", {}).get("skipped_checks", [])]
@@ -531,16 +620,38 @@ class CheckovResult:
 def run_checkov(checkov: Path, target: Path) -> CheckovResult:
     """Scan ``target`` offline (no Prisma download) with the Bicep, ARM and secrets frameworks."""
     proc = subprocess.run(
-        [str(checkov), "--directory", str(target), "--framework", "bicep", "arm", "secrets",
-         "--output", "json", "--skip-download", "--compact", "--quiet"],
-        capture_output=True, text=True, timeout=300, check=False,
-        env={"PATH": str(checkov.parent) + ":/usr/bin:/bin", "HOME": str(target),
-             "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "ERROR"})
+        [
+            str(checkov),
+            "--directory",
+            str(target),
+            "--framework",
+            "bicep",
+            "arm",
+            "secrets",
+            "--output",
+            "json",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={
+            "PATH": str(checkov.parent) + ":/usr/bin:/bin",
+            "HOME": str(target),
+            "BC_SKIP_MAPPING": "TRUE",
+            "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false",
+            "LOG_LEVEL": "ERROR",
+        },
+    )
     text = proc.stdout.strip()
     data = json.loads(text) if text.startswith(("{", "[")) else []
     reports = data if isinstance(data, list) else [data]
-    return CheckovResult([r for r in reports if isinstance(r, dict) and "check_type" in r], proc.stderr,
-                         proc.returncode)
+    return CheckovResult(
+        [r for r in reports if isinstance(r, dict) and "check_type" in r], proc.stderr, proc.returncode
+    )
 
 
 def checkov_python(checkov: Path) -> Path:
@@ -555,11 +666,18 @@ def checkov_python(checkov: Path) -> Path:
 def checkov_unparsable(checkov: Path, files: Sequence[Path]) -> list[str]:
     """Files checkov's own Bicep parser (its pinned pycep-parser) rejects; `checkov -d` would drop
     them from the scan and count them in summary.parsing_errors."""
-    script = ("import json, sys\nfrom pathlib import Path\nfrom checkov.bicep.parser import Parser\n"
-              "_, _, errors = Parser().get_files_definitions([Path(a) for a in sys.argv[1:]])\n"
-              "print(json.dumps(errors))\n")
-    proc = subprocess.run([str(checkov_python(checkov)), "-c", script, *map(str, files)],
-                          capture_output=True, text=True, timeout=120, check=True)
+    script = (
+        "import json, sys\nfrom pathlib import Path\nfrom checkov.bicep.parser import Parser\n"
+        "_, _, errors = Parser().get_files_definitions([Path(a) for a in sys.argv[1:]])\n"
+        "print(json.dumps(errors))\n"
+    )
+    proc = subprocess.run(
+        [str(checkov_python(checkov)), "-c", script, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return list(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
@@ -567,11 +685,17 @@ def checkov_problems(result: CheckovResult) -> list[str]:
     problems = [f"checkov: {f}" for f in result.failed()]
     bicep = result.summary("bicep")
     if not bicep:
-        problems.append(f"checkov produced no Bicep report (exit {result.returncode}): {result.stderr[-500:]}")
+        problems.append(
+            f"checkov produced no Bicep report (exit {result.returncode}): {result.stderr[-500:]}"
+        )
     elif bicep.get("parsing_errors", 0):
-        problems.append(f"checkov could not parse {bicep['parsing_errors']} Bicep file(s): those go unscanned")
+        problems.append(
+            f"checkov could not parse {bicep['parsing_errors']} Bicep file(s): those go unscanned"
+        )
     for skip in result.skipped():
         comment = (skip.get("check_result") or {}).get("suppress_comment", "")
         if len(comment.strip(" :")) < 20:
-            problems.append(f"checkov skip {skip['check_id']} on {skip['resource']} has no real justification")
+            problems.append(
+                f"checkov skip {skip['check_id']} on {skip['resource']} has no real justification"
+            )
     return problems

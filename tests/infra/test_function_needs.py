@@ -7,22 +7,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import infra_checks
+import yaml
 from infra_checks import INFRA, ROOT
 
 
 def test_every_registered_function_has_its_queues_containers_tables_and_roles(
-        project: infra_checks.Project, bindings: list[infra_checks.Binding],
-        state_tables: tuple[str, ...]) -> None:
-    assert {b.function for b in bindings} >= {"upstream_watcher", "output_guard", "pipeline_events",
-                                              "alert_dispatcher"}
+    project: infra_checks.Project, bindings: list[infra_checks.Binding], state_tables: tuple[str, ...]
+) -> None:
+    assert {b.function for b in bindings} >= {
+        "upstream_watcher",
+        "output_guard",
+        "pipeline_events",
+        "alert_dispatcher",
+    }
     assert infra_checks.function_needs(project, bindings, state_tables, INFRA) == []
 
 
 def test_a_function_whose_queue_is_missing_is_reported(
-        project: infra_checks.Project, state_tables: tuple[str, ...]) -> None:
+    project: infra_checks.Project, state_tables: tuple[str, ...]
+) -> None:
     reader = infra_checks.Binding("audit_reader", "queueTrigger", {"queueName": "audit"})
     problems = infra_checks.function_needs(project, [reader], state_tables, INFRA)
     assert "audit_reader (queueTrigger): queue 'audit' is not created in infra/" in problems
@@ -31,12 +35,15 @@ def test_a_function_whose_queue_is_missing_is_reported(
 
 def test_a_table_the_code_uses_but_the_bicep_lacks_is_reported(project: infra_checks.Project) -> None:
     problems = infra_checks.function_needs(project, [], ("autopilotclaims",), INFRA)
-    assert problems == ["state table 'autopilotclaims' (shared.services.deps.Tables) is not created in infra/"]
+    assert problems == [
+        "state table 'autopilotclaims' (shared.services.deps.Tables) is not created in infra/"
+    ]
 
 
 def test_the_shipped_pipelines_config_uses_the_containers_the_bicep_creates(
-        project: infra_checks.Project) -> None:
-    from shared.config import load_pipelines  # noqa: PLC0415
+    project: infra_checks.Project,
+) -> None:
+    from shared.config import load_pipelines
 
     config = load_pipelines(ROOT / "pipelines.yaml")
     containers = project.names_of("Microsoft.Storage/storageAccounts/blobServices/containers")
@@ -53,15 +60,23 @@ def example_pipeline(project: infra_checks.Project) -> dict[str, Any]:
     return infra_checks.body(bicep.resources["pipeline"])["properties"]
 
 
-def test_the_example_pipeline_takes_the_parameters_the_demo_config_passes(project: infra_checks.Project) -> None:
+def test_the_example_pipeline_takes_the_parameters_the_demo_config_passes(
+    project: infra_checks.Project,
+) -> None:
     demo = yaml.safe_load((ROOT / "pipelines.yaml").read_text(encoding="utf-8"))
-    passed = {name for ds in demo["datasets"] if ds.get("pipeline", {}).get("name") == "score_batch"
-              for name in ds["pipeline"]["parameters"]}
+    passed = {
+        name
+        for ds in demo["datasets"]
+        if ds.get("pipeline", {}).get("name") == "score_batch"
+        for name in ds["pipeline"]["parameters"]
+    }
     assert passed == {"batchId", "dataset", "prefix", "files"}
     assert set(example_pipeline(project)["parameters"]) == passed
 
 
-def test_the_example_pipeline_calls_the_webhook_on_success_and_on_failure(project: infra_checks.Project) -> None:
+def test_the_example_pipeline_calls_the_webhook_on_success_and_on_failure(
+    project: infra_checks.Project,
+) -> None:
     activities = {a["name"]: a for a in example_pipeline(project)["activities"]}
     outcomes = {}
     for name in ("NotifySucceeded", "NotifyFailed"):
@@ -79,16 +94,22 @@ def test_the_example_pipeline_calls_the_webhook_on_success_and_on_failure(projec
 def test_the_webhook_body_is_the_one_of_design_3_5(project: infra_checks.Project) -> None:
     variables = project.file("modules/adf-pipeline.bicep").variables
     body = variables["webhookBody"]["value"]
-    assert body == {"factory": "@{pipeline().DataFactory}", "pipeline": "@{pipeline().Pipeline}",
-                    "runId": "@{pipeline().RunId}", "batchId": "@{pipeline().parameters.batchId}"}
+    assert body == {
+        "factory": "@{pipeline().DataFactory}",
+        "pipeline": "@{pipeline().Pipeline}",
+        "runId": "@{pipeline().RunId}",
+        "batchId": "@{pipeline().parameters.batchId}",
+    }
     text = (INFRA / "modules" / "adf-pipeline.bicep").read_text(encoding="utf-8")
     assert "status: 'Succeeded'" in text and "status: 'Failed'" in text
     assert "message: '@{activity(\\'Score\\').error.message}'" in text
     assert "'x-functions-key': '@{activity(\\'GetWebhookKey\\').output.value}'" in text
 
 
-HEARTBEAT_KQL = ('traces | where message == "autopilot heartbeat" '
-                 '| where tostring(customDimensions.component) == "${beat.component}"')
+HEARTBEAT_KQL = (
+    'traces | where message == "autopilot heartbeat" '
+    '| where tostring(customDimensions.component) == "${beat.component}"'
+)
 
 
 def test_heartbeat_alerts_fire_when_either_component_falls_silent(project: infra_checks.Project) -> None:
@@ -98,7 +119,11 @@ def test_heartbeat_alerts_fire_when_either_component_falls_silent(project: infra
     rule = infra_checks.body(bicep.resources["missingHeartbeat"])["properties"]
     criterion = rule["criteria"]["allOf"][0]
     assert criterion["query"] == HEARTBEAT_KQL
-    assert (criterion["timeAggregation"], criterion["operator"], criterion["threshold"]) == ("Count", "LessThan", 1)
+    assert (criterion["timeAggregation"], criterion["operator"], criterion["threshold"]) == (
+        "Count",
+        "LessThan",
+        1,
+    )
     assert rule["autoMitigate"] is True
 
 

@@ -9,26 +9,30 @@ import infra_checks
 
 
 def test_settings_the_code_reads_and_settings_the_bicep_sets_agree_both_ways(
-        project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]) -> None:
+    project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]
+) -> None:
     assert infra_checks.setting_drift(project, settings, bindings) == []
 
 
 def test_a_setting_the_code_needs_but_the_bicep_lacks_is_reported(
-        project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]) -> None:
+    project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]
+) -> None:
     extra = replace(settings[0], name="NEW_FEATURE_SWITCH", infra=True, secret=False)
     problems = infra_checks.setting_drift(project, (*settings, extra), bindings)
     assert any(p.startswith("NEW_FEATURE_SWITCH:") and "no Bicep app setting" in p for p in problems)
 
 
 def test_a_bicep_setting_unknown_to_the_code_is_reported(
-        project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]) -> None:
+    project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]
+) -> None:
     without = tuple(s for s in settings if s.name != "PIPELINES_CONFIG")
     problems = infra_checks.setting_drift(project, without, bindings)
     assert any(p.startswith("PIPELINES_CONFIG:") and "unknown to shared/config.py" in p for p in problems)
 
 
 def test_a_secret_setting_must_be_a_key_vault_reference(
-        project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]) -> None:
+    project: infra_checks.Project, settings: tuple[Any, ...], bindings: list[infra_checks.Binding]
+) -> None:
     marked = tuple(replace(s, secret=True) if s.name == "UPSTREAM_SCHEDULE" else s for s in settings)
     problems = infra_checks.setting_drift(project, marked, bindings)
     assert any(p.startswith("UPSTREAM_SCHEDULE:") and "Key Vault reference" in p for p in problems)
