@@ -128,10 +128,13 @@ var dataIsAppStorage = empty(dataStorageAccountName)
 var dataAccountName = dataIsAppStorage ? storageAccountName : dataStorageAccountName
 var dataResourceGroupName = (dataIsAppStorage || empty(dataStorageResourceGroupName)) ? rgName : dataStorageResourceGroupName
 
-// What the functions need in the app storage account (checked against the code by tests/infra).
-var alertQueues = [
+// What the functions need in the app storage account (checked against the code by tests/infra):
+// the alert queue and its poison queue, and the blob trigger's poison queue (the host writes it in
+// AzureWebJobsStorage; output_guard_poison reads it).
+var appQueues = [
   'alerts'
   'alerts-poison'
+  'webjobs-blobtrigger-poison'
 ]
 // shared.services.deps.Tables(prefix='autopilot').all()
 var stateTables = [
@@ -140,6 +143,8 @@ var stateTables = [
   'autopilotactive'
   'autopilotwatch'
   'autopilothistory'
+  'autopilotreceipts'
+  'autopilotverdicts'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -180,7 +185,7 @@ module storage 'modules/storage.bicep' = {
     containerNames: [
       deploymentContainerName
     ]
-    queueNames: alertQueues
+    queueNames: appQueues
     tableNames: stateTables
   }
 }

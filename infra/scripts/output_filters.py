@@ -62,15 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = filters(args.config, args.container)
     except Exception as exc:  # ConfigError or the container mismatch: one readable line, no traceback
-        print(f"output_filters: {exc}", file=sys.stderr)
+        sys.stderr.write(f"output_filters: {exc}\n")
         return 2
     if not result["begins"]:
-        print(
-            f"output_filters: {args.config} declares no dataset output; nothing for the output guard",
-            file=sys.stderr,
-        )
+        sys.stderr.write(f"output_filters: {args.config} declares no dataset output; nothing to watch\n")
         return 2
-    print(json.dumps(result))
+    sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
 

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-for entry in (str(HERE), str(HERE.parents[1])):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-
-import infra_checks  # noqa: E402
-from infra_checks import INFRA, ROOT  # noqa: E402
+from tests.infra import infra_checks
+from tests.infra.infra_checks import INFRA, ROOT
 
 
-def declared_functions() -> Any:
-    """The functions the app registers: function_app.app when it exists, else the registrations the
-    design fixes (same names, triggers and settings), so the checks run on a fresh checkout too."""
-    if (ROOT / "function_app.py").exists():
-        from function_app import app
-
-        return app
+def design_functions() -> Any:
+    """The registrations the design fixes (names, triggers, settings), for functions the app does not
+    register yet: the checks then cover them before their code lands."""
     import azure.functions as func
 
     app = func.FunctionApp()
@@ -35,9 +25,7 @@ def declared_functions() -> Any:
     def upstream_watcher(timer: func.TimerRequest) -> None: ...
 
     @app.function_name("output_guard")
-    @app.blob_trigger(
-        arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE", source="EventGrid"
-    )
+    @app.blob_trigger(arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE", source="EventGrid")
     def output_guard(blob: func.InputStream) -> None: ...
 
     @app.function_name("pipeline_events")
@@ -55,6 +43,17 @@ def declared_functions() -> Any:
     return app
 
 
+def registered_bindings() -> list[infra_checks.Binding]:
+    """What function_app.app registers, plus the design's functions it does not register yet."""
+    registered: list[infra_checks.Binding] = []
+    if (ROOT / "function_app.py").exists():
+        from function_app import app
+
+        registered = infra_checks.app_bindings(app)
+    names = {b.function for b in registered}
+    return registered + [b for b in infra_checks.app_bindings(design_functions()) if b.function not in names]
+
+
 @pytest.fixture(scope="session")
 def project() -> infra_checks.Project:
     return infra_checks.Project.load(INFRA)
@@ -62,7 +61,7 @@ def project() -> infra_checks.Project:
 
 @pytest.fixture(scope="session")
 def bindings() -> list[infra_checks.Binding]:
-    return infra_checks.app_bindings(declared_functions())
+    return registered_bindings()
 
 
 @pytest.fixture(scope="session")

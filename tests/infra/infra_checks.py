@@ -96,9 +96,7 @@ def parse_problems(infra: Path) -> list[str]:
 def body(decl: Mapping[str, Any]) -> dict[str, Any]:
     """The object of a resource or module, looking through `if (...)` and `[for ...]` wrappers."""
     config = decl.get("config", {})
-    while (
-        isinstance(config, dict) and "config" in config and ("condition" in config or "loop_type" in config)
-    ):
+    while isinstance(config, dict) and "config" in config and ("condition" in config or "loop_type" in config):
         config = config["config"]
     return config if isinstance(config, dict) else {}
 
@@ -167,7 +165,7 @@ class Project:
                 if decl.get("type") == resource_type:
                     yield bicep, symbol, decl
 
-    def resolve(self, bicep: BicepFile, expr: Any, depth: int = 0) -> set[str]:  # noqa: PLR0911
+    def resolve(self, bicep: BicepFile, expr: Any, depth: int = 0) -> set[str]:
         """Every string an expression can take, following params (through their callers), vars,
         conditionals and union/concat; a value that is not a plain string comes back rendered."""
         if depth > 20:
@@ -263,9 +261,7 @@ def role_assignments(project: Project) -> list[RoleAssignment]:
         else:
             roles |= project.resolve(bicep, role_expr)
         principals = frozenset(project.resolve(bicep, props.get("principalId")))
-        out.append(
-            RoleAssignment(bicep.path, symbol, frozenset(roles), principals, render(config.get("scope")))
-        )
+        out.append(RoleAssignment(bicep.path, symbol, frozenset(roles), principals, render(config.get("scope"))))
     return out
 
 
@@ -304,9 +300,7 @@ def setting_drift(project: Project, settings: Sequence[Any], bindings: Sequence[
     known = {s.name: s for s in settings}
     for spec in settings:
         if spec.infra and spec.name not in in_bicep:
-            problems.append(
-                f"{spec.name}: the code reads it (SETTINGS, infra=True) but no Bicep app setting sets it"
-            )
+            problems.append(f"{spec.name}: the code reads it (SETTINGS, infra=True) but no Bicep app setting sets it")
         if spec.secret and spec.name in in_bicep:
             value = in_bicep[spec.name].value
             if not (isinstance(value, str) and value.startswith(KEY_VAULT_REFERENCE)):
@@ -330,12 +324,7 @@ def setting_drift(project: Project, settings: Sequence[Any], bindings: Sequence[
         )
     for name, setting in in_bicep.items():
         value = setting.value
-        if (
-            isinstance(value, str)
-            and KEY_VAULT_REFERENCE in value
-            and name in known
-            and not known[name].secret
-        ):
+        if isinstance(value, str) and KEY_VAULT_REFERENCE in value and name in known and not known[name].secret:
             problems.append(f"{name}: a Key Vault reference, but SETTINGS does not mark it secret")
     return problems
 
@@ -366,17 +355,11 @@ def app_principal(project: Project) -> set[str]:
     return principals
 
 
-def has_role(
-    assignments: Iterable[RoleAssignment], principals: set[str], file_suffix: str, accepted: set[str]
-) -> bool:
-    return any(
-        a.file.name == file_suffix and a.principals & principals and a.roles & accepted for a in assignments
-    )
+def has_role(assignments: Iterable[RoleAssignment], principals: set[str], file_suffix: str, accepted: set[str]) -> bool:
+    return any(a.file.name == file_suffix and a.principals & principals and a.roles & accepted for a in assignments)
 
 
-def function_needs(
-    project: Project, bindings: Sequence[Binding], tables: Iterable[str], infra: Path
-) -> list[str]:
+def function_needs(project: Project, bindings: Sequence[Binding], tables: Iterable[str], infra: Path) -> list[str]:
     """Every registered function has what it needs in the templates: queues, containers, tables,
     Event Grid, roles, routes."""
     problems = []
@@ -405,32 +388,23 @@ def function_needs(
                 if not queue.endswith("-poison") and poison not in queues:
                     problems.append(f"{where}: poison queue {poison!r} is not created in infra/")
             if not has_role(assignments, app, "rbac.bicep", {QUEUE_DATA_CONTRIBUTOR}):
-                problems.append(
-                    f"{where}: the app identity has no Storage Queue Data Contributor on its storage"
-                )
+                problems.append(f"{where}: the app identity has no Storage Queue Data Contributor on its storage")
         elif b.type == "blobTrigger":
             path = str(b.attrs.get("path", ""))
             for container in {p.split("/")[0] for p in expand(project, path)}:
                 if "%" in container or container not in containers:
-                    problems.append(
-                        f"{where}: container {container!r} (from {path!r}) is not created in infra/"
-                    )
+                    problems.append(f"{where}: container {container!r} (from {path!r}) is not created in infra/")
             connection = str(b.attrs.get("connection") or "AzureWebJobsStorage")
-            if not any(
-                f"{connection}__{s}" in in_bicep for s in ("serviceUri", "blobServiceUri", "accountName")
-            ):
+            if not any(f"{connection}__{s}" in in_bicep for s in ("serviceUri", "blobServiceUri", "accountName")):
                 problems.append(f"{where}: connection {connection!r} has no identity-based app settings")
             if str(b.attrs.get("source", "")).lower() == "eventgrid":
                 if f"{connection}__queueServiceUri" not in in_bicep:
-                    problems.append(
-                        f"{where}: an Event Grid blob trigger needs {connection}__queueServiceUri"
-                    )
+                    problems.append(f"{where}: an Event Grid blob trigger needs {connection}__queueServiceUri")
                 if not any(True for _ in project.declarations("Microsoft.EventGrid/systemTopics")):
                     problems.append(f"{where}: no Event Grid system topic on the data account")
                 if f"Host.Functions.{b.function}" not in scripts:
                     problems.append(
-                        f"{where}: no script under infra/scripts subscribes "
-                        f"Host.Functions.{b.function} to Event Grid"
+                        f"{where}: no script under infra/scripts subscribes Host.Functions.{b.function} to Event Grid"
                     )
             if not has_role(
                 assignments,
@@ -443,9 +417,7 @@ def function_needs(
             schedule = str(b.attrs.get("schedule", ""))
             for name in re.findall(r"%([^%]+)%", schedule):
                 if name not in in_bicep:
-                    problems.append(
-                        f"{where}: schedule {schedule!r} names app setting {name}, not set in infra/"
-                    )
+                    problems.append(f"{where}: schedule {schedule!r} names app setting {name}, not set in infra/")
         elif b.type == "httpTrigger":
             route = str(b.attrs.get("route") or b.function)
             if f"/api/{route}" not in pipelines_text:
@@ -465,16 +437,12 @@ def function_needs(
             problems.append(f"the app identity lacks {why}")
     if any(isinstance(s.value, str) and s.value.startswith(KEY_VAULT_REFERENCE) for s in in_bicep.values()):
         if not has_role(assignments, app, "rbac.bicep", {KEY_VAULT_SECRETS_USER}):
-            problems.append(
-                "app settings reference Key Vault but the app identity is no Key Vault Secrets User"
-            )
+            problems.append("app settings reference Key Vault but the app identity is no Key Vault Secrets User")
         if not any(
             body(d).get("properties", {}).get("keyVaultReferenceIdentity")
             for _b, _s, d in project.declarations("Microsoft.Web/sites")
         ):
-            problems.append(
-                "Key Vault references need keyVaultReferenceIdentity (the user-assigned identity)"
-            )
+            problems.append("Key Vault references need keyVaultReferenceIdentity (the user-assigned identity)")
     if "LOG_ANALYTICS_WORKSPACE_ID" in in_bicep and not has_role(
         assignments, app, "rbac.bicep", {LOG_ANALYTICS_READER}
     ):
@@ -504,9 +472,7 @@ def least_privilege(project: Project, infra: Path) -> list[str]:
             problems.append(f"infra/ grants {label}")
     for assignment in role_assignments(project):
         if not assignment.scope or assignment.scope in ("null", "rg", "resourceGroup()"):
-            problems.append(
-                f"{assignment.file.name}:{assignment.symbol}: role assigned at resource-group scope"
-            )
+            problems.append(f"{assignment.file.name}:{assignment.symbol}: role assigned at resource-group scope")
         lines = assignment.file.read_text(encoding="utf-8").splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith(f"resource {assignment.symbol} "))
         comment = []
@@ -558,9 +524,7 @@ def secret_problems(infra: Path, extra_files: Iterable[Path] = ()) -> list[str]:
     for path in bicep_files(infra):
         data = parse_bicep(path)
         for name, param in data.get("parameters", {}).items():
-            secure = any(
-                d.get("type") == "secure" for d in param.get("decorators", []) if isinstance(d, dict)
-            )
+            secure = any(d.get("type") == "secure" for d in param.get("decorators", []) if isinstance(d, dict))
             if secure and param.get("default") not in (None, ""):
                 problems.append(f"{path.name}: @secure() param {name} has a default value")
     parameters = infra / "main.parameters.json"
@@ -575,13 +539,9 @@ def secret_problems(infra: Path, extra_files: Iterable[Path] = ()) -> list[str]:
                 problems.append(f"main.parameters.json: {name} is not a parameter of main.bicep")
             value = entry.get("value") if isinstance(entry, dict) else None
             if "reference" in entry:
-                problems.append(
-                    f"main.parameters.json: {name} reads a Key Vault; keep secrets in the azd env"
-                )
+                problems.append(f"main.parameters.json: {name} reads a Key Vault; keep secrets in the azd env")
             secure = any(
-                d.get("type") == "secure"
-                for d in main.get(name, {}).get("decorators", [])
-                if isinstance(d, dict)
+                d.get("type") == "secure" for d in main.get(name, {}).get("decorators", []) if isinstance(d, dict)
             )
             if secure and not (isinstance(value, str) and re.fullmatch(r"\$\{[A-Z0-9_]+=?\}", value)):
                 problems.append(
@@ -685,17 +645,11 @@ def checkov_problems(result: CheckovResult) -> list[str]:
     problems = [f"checkov: {f}" for f in result.failed()]
     bicep = result.summary("bicep")
     if not bicep:
-        problems.append(
-            f"checkov produced no Bicep report (exit {result.returncode}): {result.stderr[-500:]}"
-        )
+        problems.append(f"checkov produced no Bicep report (exit {result.returncode}): {result.stderr[-500:]}")
     elif bicep.get("parsing_errors", 0):
-        problems.append(
-            f"checkov could not parse {bicep['parsing_errors']} Bicep file(s): those go unscanned"
-        )
+        problems.append(f"checkov could not parse {bicep['parsing_errors']} Bicep file(s): those go unscanned")
     for skip in result.skipped():
         comment = (skip.get("check_result") or {}).get("suppress_comment", "")
         if len(comment.strip(" :")) < 20:
-            problems.append(
-                f"checkov skip {skip['check_id']} on {skip['resource']} has no real justification"
-            )
+            problems.append(f"checkov skip {skip['check_id']} on {skip['resource']} has no real justification")
     return problems

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import infra_checks
+from tests.infra import infra_checks
 
 # Reviewed skips; the reason of each is the `checkov:skip=ID: reason` comment in the resource.
 REVIEWED_SKIPS = {
@@ -74,6 +74,4 @@ def test_a_bicep_file_checkov_could_not_parse_is_reported() -> None:
         stderr="",
         returncode=0,
     )
-    assert infra_checks.checkov_problems(result) == [
-        "checkov could not parse 1 Bicep file(s): those go unscanned"
-    ]
+    assert infra_checks.checkov_problems(result) == ["checkov could not parse 1 Bicep file(s): those go unscanned"]

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import infra_checks
+from tests.infra import infra_checks
 
 
-def test_a_bicep_file_with_a_syntax_error_fails_the_parse_check_and_checkov(
-    infra_copy: Path, checkov: Path
-) -> None:
+def test_a_bicep_file_with_a_syntax_error_fails_the_parse_check_and_checkov(infra_copy: Path, checkov: Path) -> None:
     storage = infra_copy / "modules" / "storage.bicep"
     text = storage.read_text(encoding="utf-8")
     storage.write_text(
@@ -59,9 +57,7 @@ def test_removing_the_poison_queue_or_the_output_container_fails_the_function_ne
     main = infra_copy / "main.bicep"
     main.write_text(main.read_text(encoding="utf-8").replace("  'alerts-poison'\n", ""), encoding="utf-8")
     remove_app_setting(infra_copy, "OUTPUT_CONTAINER")
-    needs = infra_checks.function_needs(
-        infra_checks.Project.load(infra_copy), bindings, state_tables, infra_copy
-    )
+    needs = infra_checks.function_needs(infra_checks.Project.load(infra_copy), bindings, state_tables, infra_copy)
     assert "alert_dispatcher (queueTrigger): poison queue 'alerts-poison' is not created in infra/" in needs
     assert any(p.startswith("output_guard (blobTrigger): container") for p in needs), needs
 
@@ -74,7 +70,5 @@ def test_removing_a_role_the_host_needs_fails_the_function_needs(
     start = text.index("resource appTableContributor")
     end = text.index("\n}\n", start) + 3
     rbac.write_text(text[:start] + text[end:], encoding="utf-8")
-    needs = infra_checks.function_needs(
-        infra_checks.Project.load(infra_copy), bindings, state_tables, infra_copy
-    )
+    needs = infra_checks.function_needs(infra_checks.Project.load(infra_copy), bindings, state_tables, infra_copy)
     assert "the app identity lacks Storage Table Data Contributor (state tables)" in needs

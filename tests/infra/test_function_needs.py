@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import infra_checks
 import yaml
-from infra_checks import INFRA, ROOT
+
+from tests.infra import infra_checks
+from tests.infra.infra_checks import INFRA, ROOT
 
 
 def test_every_registered_function_has_its_queues_containers_tables_and_roles(
@@ -35,9 +36,7 @@ def test_a_function_whose_queue_is_missing_is_reported(
 
 def test_a_table_the_code_uses_but_the_bicep_lacks_is_reported(project: infra_checks.Project) -> None:
     problems = infra_checks.function_needs(project, [], ("autopilotclaims",), INFRA)
-    assert problems == [
-        "state table 'autopilotclaims' (shared.services.deps.Tables) is not created in infra/"
-    ]
+    assert problems == ["state table 'autopilotclaims' (shared.services.deps.Tables) is not created in infra/"]
 
 
 def test_the_shipped_pipelines_config_uses_the_containers_the_bicep_creates(

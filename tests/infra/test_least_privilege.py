@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import infra_checks
-from infra_checks import INFRA
+from tests.infra import infra_checks
+from tests.infra.infra_checks import INFRA
 
 
 def test_no_broad_role_and_every_assignment_says_why(project: infra_checks.Project) -> None:
@@ -21,9 +21,7 @@ def test_the_app_identity_never_gets_more_than_read_on_upstream_data(project: in
 def test_the_factory_role_allows_running_pipelines_but_not_authoring_them(
     project: infra_checks.Project,
 ) -> None:
-    [factory_role] = [
-        a for a in infra_checks.role_assignments(project) if a.file.name == "factory-access.bicep"
-    ]
+    [factory_role] = [a for a in infra_checks.role_assignments(project) if a.file.name == "factory-access.bicep"]
     assert "custom:microsoft.datafactory/factories/pipelines/createrun/action" in factory_role.roles
     assert not any(r.endswith(("/write", "/delete", "/*")) or r == "custom:*" for r in factory_role.roles)
 
@@ -31,9 +29,7 @@ def test_the_factory_role_allows_running_pipelines_but_not_authoring_them(
 def test_an_assignment_without_its_reason_or_with_owner_is_reported(infra_copy: Path) -> None:
     rbac = infra_copy / "modules" / "rbac.bicep"
     text = rbac.read_text(encoding="utf-8")
-    text = text.replace(
-        "// Why: the app queries its own run history", "// the app queries its own run history"
-    )
+    text = text.replace("// Why: the app queries its own run history", "// the app queries its own run history")
     text = text.replace(
         "var logAnalyticsReader = '73c42c96-874c-492b-b04d-ab87d138a893'",
         f"var logAnalyticsReader = '{infra_checks.OWNER}'",

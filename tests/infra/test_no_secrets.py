@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import infra_checks
 import pytest
-from infra_checks import INFRA, ROOT
+
+from tests.infra import infra_checks
+from tests.infra.infra_checks import INFRA, ROOT
 
 
 def test_no_secret_value_anywhere_in_infra_or_azure_yaml() -> None:
@@ -34,9 +35,7 @@ def test_no_secret_value_anywhere_in_infra_or_azure_yaml() -> None:
 )
 def test_a_secret_planted_in_a_template_is_found(infra_copy: Path, planted: str, what: str) -> None:
     keyvault = infra_copy / "modules" / "keyvault.bicep"
-    keyvault.write_text(
-        keyvault.read_text(encoding="utf-8") + f"\nvar leaked = '{planted}'\n", encoding="utf-8"
-    )
+    keyvault.write_text(keyvault.read_text(encoding="utf-8") + f"\nvar leaked = '{planted}'\n", encoding="utf-8")
     problems = infra_checks.secret_problems(infra_copy)
     assert any(p.startswith("keyvault.bicep:") and what in p for p in problems), problems
 

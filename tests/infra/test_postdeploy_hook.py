@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from infra_checks import INFRA, ROOT
+
+from tests.infra.infra_checks import INFRA, ROOT
 
 HOOK = INFRA / "scripts" / "postdeploy.sh"
 BLOBS_KEY = "blobs-extension-key-for-tests"
@@ -36,9 +37,7 @@ elif joined.startswith("role assignment list"):
 """
 
 
-def run_hook(
-    tmp_path: Path, **extra: str
-) -> tuple[subprocess.CompletedProcess[str], list[dict[str, object]]]:
+def run_hook(tmp_path: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], list[dict[str, object]]]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     az = bin_dir / "az"
@@ -64,12 +63,8 @@ def run_hook(
         "WEBHOOK_KEY_SECRET_NAME": "pipeline-events-function-key",
         **extra,
     }
-    proc = subprocess.run(
-        ["sh", str(HOOK)], capture_output=True, text=True, env=env, timeout=60, check=False, cwd=ROOT
-    )
-    calls = (
-        [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
-    )
+    proc = subprocess.run(["sh", str(HOOK)], capture_output=True, text=True, env=env, timeout=60, check=False, cwd=ROOT)
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
     return proc, calls
 
 
@@ -95,10 +90,7 @@ def test_the_hook_subscribes_the_output_guard_to_the_output_locations_only(tmp_p
     assert option(args, "--included-event-types") == "Microsoft.Storage.BlobCreated"
     assert option(args, "--subject-begins-with") == "/blobServices/default/containers/outputs/blobs/"
     text = " ".join(args)
-    assert (
-        "--advanced-filter subject StringBeginsWith /blobServices/default/containers/outputs/blobs/scores/"
-        in text
-    )
+    assert "--advanced-filter subject StringBeginsWith /blobServices/default/containers/outputs/blobs/scores/" in text
     assert "StringNotBeginsWith /blobServices/default/containers/outputs/blobs/_reports/" in text
 
 
@@ -143,9 +135,7 @@ def test_the_hook_refuses_to_run_outside_azd(tmp_path: Path, missing: str) -> No
 def test_output_filters_refuse_a_dataset_writing_outside_the_watched_container(tmp_path: Path) -> None:
     config = tmp_path / "pipelines.yaml"
     config.write_text(
-        (ROOT / "pipelines.yaml")
-        .read_text(encoding="utf-8")
-        .replace("container: outputs", "container: elsewhere"),
+        (ROOT / "pipelines.yaml").read_text(encoding="utf-8").replace("container: outputs", "container: elsewhere"),
         encoding="utf-8",
     )
     proc = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import infra_checks
+from tests.infra import infra_checks
 
 
 def test_settings_the_code_reads_and_settings_the_bicep_sets_agree_both_ways(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import infra_checks
-from infra_checks import INFRA
+from tests.infra import infra_checks
+from tests.infra.infra_checks import INFRA
 
 
 def test_every_bicep_file_parses_with_pycep_parser() -> None:
