@@ -1,0 +1,22 @@
+// A new Data Factory with a system-assigned identity (used only when no existing factory is given).
+
+param name string
+param location string
+param tags object = {}
+
+resource factory 'Microsoft.DataFactory/factories@2018-06-01' = {
+  // checkov:skip=CKV_AZURE_104: the example factory uses the Azure integration runtime without a managed VNet; it reaches storage and Key Vault with its managed identity.
+  // checkov:skip=CKV_AZURE_103: the example pipeline is authored as code in this repository (adf-pipeline.bicep); Git mode would make the factory's UI the source of truth instead.
+  name: name
+  location: location
+  tags: tags
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+output id string = factory.id
+output name string = factory.name
