@@ -5,10 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 AZURITE := .tools/node_modules/.bin/azurite
 STAMP := $(VENV)/.installed
+# checkov pins old versions of packages our dev tools need, so it lives in its own venv.
+CHECKOV := .tools/checkov/bin/checkov
 
-.PHONY: setup test lint unit integration e2e demo bench clean
+.PHONY: setup test lint unit integration e2e infra demo bench clean
 
-setup: $(STAMP) $(AZURITE)
+setup: $(STAMP) $(AZURITE) $(CHECKOV)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +18,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-$(AZURITE):
+$(AZURITE): $(STAMP)
 	$(PY) -m sandbox.azurite --install-only
+
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -35,6 +41,9 @@ integration: setup
 
 e2e: setup
 	$(PY) -m pytest tests/e2e
+
+infra: setup
+	$(PY) -m pytest tests/infra
 
 demo: setup
 	$(PY) -m sandbox.demo
