@@ -17,8 +17,8 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from shared.core.models import Message
 from shared.errors import ConfigError, ExternalError, NotFound, Rejected, Throttled, Unavailable
-from shared.ports import Message
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.adapters.powerbi import parse_retry_after
+from shared.core.models import Message
 from shared.errors import ExternalError, Rejected, Throttled, Unavailable
-from shared.ports import Message
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from azure.core.credentials import AccessToken
 
 from sandbox.smtp_sink import SmtpSink
 from shared.adapters.email import AcsEmailNotifier, DeliveryFailed, SmtpNotifier
+from shared.core.models import Message
 from shared.errors import ConfigError, ExternalError, Rejected, Throttled, Unavailable
-from shared.ports import Message
 from tests.integration.acs_email_emulator import AcsEmailEmulator
 from tests.integration.secrets_in_logs import assert_nowhere, capture_everything
 

@@ -13,8 +13,8 @@ import pytest
 
 from sandbox.teams_sink import TeamsSink, validate_envelope
 from shared.adapters.teams import MAX_CARD_BYTES, DeliveryFailed, TeamsWorkflowsNotifier
+from shared.core.models import Message
 from shared.errors import ExternalError, Rejected, Throttled, Unavailable
-from shared.ports import Message
 from tests.integration.secrets_in_logs import assert_nowhere, capture_everything
 
 
