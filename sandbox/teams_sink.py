@@ -1,0 +1,298 @@
+"""A local Teams Workflows webhook: accepts Adaptive Card envelopes the way the real trigger does.
+
+It checks the request the way Teams would care about: the signature in the URL, a JSON body of at most
+28 KB shaped ``{"type": "message", "attachments": [{"contentType":
+"application/vnd.microsoft.card.adaptive", "content": {"type": "AdaptiveCard", "version": …,
+"body": […]}}]}``
+→ 202 Accepted; otherwise 400 (shape), 401 (signature) or 413 (size). Knobs: an outage switch (503, or
+connections closed without an answer), 429s with Retry-After, and 2xx answers with an error body.
+``received`` holds the accepted envelopes. From another process: ``GET /_sink/messages``,
+``POST /_sink/mode`` with ``{"down": true, "down_mode": "503"|"close", "throttle_next": n,
+"retry_after": s, "error_body_next": n}``.
+
+    python -m sandbox.teams_sink --port 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+MAX_CARD_BYTES = 28 * 1024
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+WORKFLOW_PATH = "/workflows/{flow}/triggers/manual/paths/invoke"
+_MAX_READ = 1 << 20
+
+
+@dataclass
+class _Mode:
+    down: bool = False
+    down_mode: str = "503"          # "503": answer 503; "close": drop the connection unanswered
+    throttle_next: int = 0
+    retry_after: int = 5
+    error_body_next: int = 0
+
+
+def validate_envelope(envelope: Any) -> list[str]:
+    """Problems with a Workflows webhook body, as Teams would see them (empty when acceptable)."""
+    if not isinstance(envelope, dict):
+        return ["the body must be a JSON object"]
+    problems: list[str] = []
+    if envelope.get("type") != "message":
+        problems.append("type must be 'message'")
+    attachments = envelope.get("attachments")
+    if not isinstance(attachments, list) or len(attachments) != 1:
+        return [*problems, "attachments must be a list of exactly one Adaptive Card"]
+    attachment = attachments[0]
+    if not isinstance(attachment, dict):
+        return [*problems, "attachments[0] must be an object"]
+    if attachment.get("contentType") != ADAPTIVE_CARD:
+        problems.append(f"attachments[0].contentType must be {ADAPTIVE_CARD!r}")
+    content = attachment.get("content")
+    if not isinstance(content, dict):
+        return [*problems, "attachments[0].content must be the Adaptive Card object"]
+    if content.get("type") != "AdaptiveCard":
+        problems.append("content.type must be 'AdaptiveCard'")
+    version = content.get("version")
+    if not isinstance(version, str) or not version.replace(".", "").isdigit():
+        problems.append("content.version must be a version string such as '1.5'")
+    if not isinstance(content.get("body"), list):
+        problems.append("content.body must be a list of elements")
+    return problems
+
+
+class TeamsSink:
+    """The sink; ``with TeamsSink() as teams: teams.url`` …"""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._address = (host, port)
+        self.flow_id = secrets.token_hex(16)
+        self.signature = secrets.token_urlsafe(32)
+        self.mode = _Mode()
+        self.received: list[dict[str, Any]] = []
+        self.refused: list[tuple[int, str]] = []
+        self.attempts = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TeamsSink:
+        sink = self
+
+        class Handler(_Handler):
+            owner = sink
+
+        self._server = _Server(self._address, Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="teams-sink",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> TeamsSink:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the sink is not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The webhook URL, shaped like a real Workflows trigger URL (its ``sig`` is the secret)."""
+        path = WORKFLOW_PATH.format(flow=self.flow_id)
+        return (f"http://127.0.0.1:{self.port}{path}?api-version=2016-06-01"
+                f"&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={self.signature}")
+
+    @property
+    def cards(self) -> list[dict[str, Any]]:
+        """The Adaptive Cards received (the ``content`` of each accepted envelope)."""
+        with self._lock:
+            return [e["attachments"][0]["content"] for e in self.received]
+
+    def set_down(self, down: bool = True, mode: str = "503") -> None:
+        if mode not in ("503", "close"):
+            raise ValueError("mode is '503' or 'close'")
+        with self._lock:
+            self.mode.down, self.mode.down_mode = down, mode
+
+    def throttle_next(self, count: int = 1, retry_after: int = 5) -> None:
+        with self._lock:
+            self.mode.throttle_next += count
+            self.mode.retry_after = retry_after
+
+    def error_body_next(self, count: int = 1) -> None:
+        """The next ``count`` requests get 202 with an error body (a failure the status hides)."""
+        with self._lock:
+            self.mode.error_body_next += count
+
+    def answer(self, path: str, query: dict[str, list[str]], content_type: str,
+               body: bytes, declared_length: int) -> tuple[int, dict[str, str], Any] | None:
+        """The sink's answer; None means: close the connection without answering."""
+        with self._lock:
+            self.attempts += 1
+            status, headers, payload = self._answer(path, query, content_type, body, declared_length)
+            if status == 0:
+                return None
+            if status == 202 and payload is None:
+                self.received.append(json.loads(body))
+            elif status >= 300:
+                self.refused.append((status, json.dumps(payload)[:300]))
+            return status, headers, payload
+
+    def _answer(self, path: str, query: dict[str, list[str]], content_type: str, body: bytes,
+                declared_length: int) -> tuple[int, dict[str, str], Any]:
+        mode = self.mode
+        if mode.down:
+            return (0, {}, None) if mode.down_mode == "close" else \
+                (503, {}, _error("ServiceUnavailable", "The service is temporarily unavailable."))
+        if path != WORKFLOW_PATH.format(flow=self.flow_id):
+            return 404, {}, _error("WorkflowNotFound", "The workflow could not be found.")
+        if query.get("sig", [""])[-1] != self.signature:
+            return 401, {}, _error("DirectApiAuthorizationRequired",
+                                   "The request must be authenticated by a valid signature (sig).")
+        if mode.throttle_next > 0:
+            mode.throttle_next -= 1
+            return 429, {"Retry-After": str(mode.retry_after)}, _error(
+                "WorkflowTriggerIsThrottled", "Rate limit is exceeded. Try again later.")
+        if declared_length > MAX_CARD_BYTES:
+            return 413, {}, _error("MessageSizeExceeded",
+                                   f"The message is {declared_length} bytes; the limit is {MAX_CARD_BYTES}.")
+        if "application/json" not in content_type.lower():
+            return 415, {}, _error("UnsupportedMediaType", "The content type must be application/json.")
+        try:
+            envelope = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return 400, {}, _error("InvalidRequestContent", "The request body is not valid JSON.")
+        if problems := validate_envelope(envelope):
+            return 400, {}, _error("InvalidRequestContent", "; ".join(problems))
+        if mode.error_body_next > 0:
+            mode.error_body_next -= 1
+            return 202, {}, _error("FlowRunFailed", "The flow run failed to post the card to the channel.")
+        return 202, {}, None
+
+    def control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        if method == "GET" and path == "/_sink/messages":
+            with self._lock:
+                return 200, {"received": list(self.received), "refused": self.refused,
+                             "attempts": self.attempts}
+        if method == "POST" and path == "/_sink/mode":
+            try:
+                values = json.loads(body or b"{}")
+                if not isinstance(values, dict) or set(values) - set(vars(self.mode)):
+                    raise ValueError(f"known keys: {sorted(vars(self.mode))}")
+                if values.get("down_mode", "503") not in ("503", "close"):
+                    raise ValueError("down_mode is '503' or 'close'")
+            except ValueError as exc:
+                return 400, {"error": str(exc)}
+            with self._lock:
+                for name, value in values.items():
+                    setattr(self.mode, name, value)
+            return 200, {"ok": True}
+        return 404, {"error": f"no control route {method} {path}"}
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up mid-request."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: TeamsSink
+    protocol_version = "HTTP/1.1"
+    server_version = "TeamsSink/1.0"
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path.startswith("/_sink/"):
+            self._send(*self.owner.control("GET", parts.path, b""), {})
+        else:
+            self._send(405, _error("MethodNotAllowed", "The trigger accepts POST only."), {})
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._send(411, _error("LengthRequired", "A valid Content-Length is required."), {})
+            return
+        body = self.rfile.read(min(length, _MAX_READ))
+        if length > _MAX_READ:
+            self.close_connection = True        # the rest of the body is never read
+        if parts.path.startswith("/_sink/"):
+            self._send(*self.owner.control("POST", parts.path, body), {})
+            return
+        answer = self.owner.answer(parts.path, parse_qs(parts.query), self.headers.get("Content-Type", ""),
+                                   body, length)
+        if answer is None:                      # "down" by dropping the connection unanswered
+            self.close_connection = True
+            return
+        status, headers, payload = answer
+        self._send(status, payload, headers)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line carries the signature: log the status only.
+        log.debug("teams sink answered", extra={"status": args[1] if len(args) > 1 else ""})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.teams_sink", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with TeamsSink(port=args.port) as sink:
+        # A throwaway local signature: printing it is how the sandbox hands it to the app's settings.
+        print(f"Teams Workflows sink; webhook URL: {sink.url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""A local Azure Communication Services Email endpoint, enough for the real EmailClient to run unchanged.
+
+    POST /emails:send?api-version=…            → 202, Operation-Location …/emails/operations/{id}
+    GET  /emails/operations/{id}?api-version=… → {"id", "status": Running → Succeeded | Failed, "error"}
+
+It wants a bearer token, validates the message shape, and can be told to throttle (429 + Retry-After),
+to fail (503), to let a send end Failed, or to stay Running for a while.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_OPERATION = re.compile(r"^/emails/operations/([^/]+)$")
+
+
+@dataclass
+class _Operation:
+    id: str
+    message: dict[str, Any]
+    polls_left: int
+    fail: bool
+
+
+@dataclass
+class AcsEmailEmulator:
+    running_polls: int = 1                 # polls that still answer Running before the final status
+    throttle_next: int = 0
+    retry_after: int = 7
+    error_next: int = 0
+    fail_next: int = 0
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    _operations: dict[str, _Operation] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> AcsEmailEmulator:
+        emulator = self
+
+        class Handler(_Handler):
+            owner = emulator
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+               body: bytes) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            self.authorizations.append(headers.get("authorization", ""))
+            if not headers.get("authorization", "").startswith("Bearer "):
+                return 401, {}, _error("Unauthorized", "Bearer token required.")
+            if not query.get("api-version"):
+                return 400, {}, _error("MissingApiVersionParameter", "The api-version parameter is required.")
+            if self.throttle_next > 0:
+                self.throttle_next -= 1
+                wait = {"Retry-After": str(self.retry_after)}
+                return 429, wait, _error("TooManyRequests", "Too many requests.")
+            if self.error_next > 0:
+                self.error_next -= 1
+                return 503, {}, _error("ServiceUnavailable", "The service is unavailable.")
+            if method == "POST" and path == "/emails:send":
+                return self._send(body)
+            match = _OPERATION.match(path)
+            if method == "GET" and match and match.group(1) in self._operations:
+                return self._poll(self._operations[match.group(1)])
+            return 404, {}, _error("NotFound", f"{method} {path} is not found.")
+
+    def _send(self, body: bytes) -> tuple[int, dict[str, str], Any]:
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return 400, {}, _error("BadRequest", "The body is not JSON.")
+        problems = []
+        if not isinstance(message, dict):
+            return 400, {}, _error("BadRequest", "The body must be an object.")
+        if "@" not in str(message.get("senderAddress", "")):
+            problems.append("senderAddress")
+        to = (message.get("recipients") or {}).get("to")
+        if not isinstance(to, list) or not to or any("@" not in str(r.get("address", "")) for r in to):
+            problems.append("recipients.to")
+        content = message.get("content") or {}
+        if not content.get("subject") or not (content.get("plainText") or content.get("html")):
+            problems.append("content")
+        if problems:
+            return 400, {}, _error("BadRequest", f"Invalid fields: {', '.join(problems)}.")
+        op = _Operation(str(uuid.uuid4()), message, self.running_polls, self.fail_next > 0)
+        self.fail_next = max(0, self.fail_next - 1)
+        self._operations[op.id] = op
+        self.sent.append(message)
+        location = f"{self.endpoint}/emails/operations/{op.id}?api-version=2025-09-01"
+        return 202, {"Operation-Location": location}, {"id": op.id, "status": "Running"}
+
+    def _poll(self, op: _Operation) -> tuple[int, dict[str, str], Any]:
+        if op.polls_left > 0:
+            op.polls_left -= 1
+            return 200, {}, {"id": op.id, "status": "Running"}
+        if op.fail:
+            return 200, {}, {"id": op.id, "status": "Failed",
+                             "error": {"code": "EmailDroppedAllRecipientsSuppressed",
+                                       "message": "Every recipient is on the suppression list."}}
+        return 200, {}, {"id": op.id, "status": "Succeeded"}
+
+
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up mid-request."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: AcsEmailEmulator
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, extra, payload = self.owner.answer(method, parts.path, parse_qs(parts.query), headers, body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
