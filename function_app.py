@@ -2,8 +2,8 @@
 
 import azure.functions as func
 
-from functions import output_guard, upstream_watcher
+from functions import alert_dispatcher, followups, output_guard, pipeline_events, upstream_watcher
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-app.register_functions(upstream_watcher.bp)
-app.register_functions(output_guard.bp)
+for module in (upstream_watcher, output_guard, pipeline_events, alert_dispatcher, followups):
+    app.register_functions(module.bp)

@@ -7,12 +7,58 @@ then caches them for the life of the worker (Functions reuses workers across inv
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
 
+from shared.core.models import Link
 from shared.services.deps import Deps, Tables
 
 _lock = threading.Lock()
 _deps: Deps | None = None
+
+
+def _is_loopback(url: str) -> bool:
+    return url.startswith(("http://127.0.0.1", "http://localhost"))
+
+
+def _notifiers(settings: Any) -> dict[str, Any]:
+    from shared.adapters.email import AcsEmailNotifier, SmtpNotifier
+    from shared.adapters.teams import TeamsWorkflowsNotifier
+
+    channels = settings.channels
+    out: dict[str, Any] = {}
+    if channels.teams_webhook_url:
+        url = channels.teams_webhook_url
+        out["teams"] = TeamsWorkflowsNotifier(lambda: url)
+    if channels.acs_endpoint and channels.acs_sender:
+        out["email"] = AcsEmailNotifier(channels.acs_endpoint, sender=channels.acs_sender,
+                                        default_to=channels.email_to, client_id=settings.client_id)
+    elif channels.smtp is not None:
+        smtp = channels.smtp
+        out["email"] = SmtpNotifier(smtp.host, smtp.port, sender=smtp.sender, default_to=channels.email_to,
+                                    username=smtp.user, password=smtp.password, tls=smtp.tls)
+    return out
+
+
+def _run_links(factory: Any) -> Callable[[str], tuple[Link, ...]]:
+    if factory is None:
+        return lambda run_id: ()
+    resource = (f"/subscriptions/{factory.subscription_id}/resourceGroups/{factory.resource_group}"
+                f"/providers/Microsoft.DataFactory/factories/{factory.factory_name}")
+
+    def links(run_id: str) -> tuple[Link, ...]:
+        return (Link("Open the run in ADF", f"https://adf.azure.com/en/monitoring/pipelineruns/{quote(run_id)}"
+                     f"?factory={quote(resource, safe='')}"),)
+    return links
+
+
+def _token_verifier(settings: Any) -> Any:
+    if settings.webhook_auth is None:
+        return None
+    from shared.adapters.entra import EntraTokenVerifier
+
+    return EntraTokenVerifier(settings.webhook_auth)
 
 
 def build_deps(env: Mapping[str, str] | None = None) -> Deps:
@@ -21,6 +67,7 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
     from shared.adapters.blob_profiler import BlobProfiler
     from shared.adapters.clock import SystemClock
     from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore
+    from shared.core.dispatch import DispatchPolicy
 
     settings, pipelines = config.load_all(env)
     runner = None
@@ -28,6 +75,16 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         from shared.adapters.data_factory import DataFactoryRunner
 
         runner = DataFactoryRunner(settings.factory)
+    refresher = None
+    if any(ds.powerbi for ds in pipelines.datasets):
+        from shared.adapters.powerbi import PowerBIRefresher
+
+        api = settings.powerbi.api_url
+        refresher = PowerBIRefresher(base_url=api, client_id=settings.client_id,
+                                     token_provider=(lambda: "sandbox-token") if _is_loopback(api) else None)
+    notifiers = _notifiers(settings)
+    policy = DispatchPolicy(cooldown=settings.channels.cooldown, default_email=settings.channels.email_to,
+                            teams_configured="teams" in notifiers, email_configured="email" in notifiers)
     return Deps(
         config=pipelines,
         clock=SystemClock(),
@@ -38,6 +95,14 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         tables=Tables(settings.table_prefix),
         claim_timeout=settings.claim_timeout,
         profiler=BlobProfiler(settings.data_storage),
+        notifiers=notifiers,
+        dispatch=policy,
+        refresher=refresher,
+        powerbi_daily_limit=settings.powerbi.daily_limit,
+        factory_name=settings.factory.factory_name if settings.factory else "",
+        run_links=_run_links(settings.factory),
+        verdict_wait=settings.verdict_wait,
+        token_verifier=_token_verifier(settings),
     )
 
 

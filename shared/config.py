@@ -7,7 +7,7 @@ and reported at once, naming the setting, or the file, line and field.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path as FsPath
@@ -56,6 +56,37 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("ADF_ENDPOINT", "ARM endpoint (the sandbox points this at its ADF emulator).",
                 default="https://management.azure.com", infra=False),
     SettingSpec("AZURE_CLIENT_ID", "Client id of the user-assigned managed identity."),
+    SettingSpec("FOLLOWUP_SCHEDULE", "NCRONTAB of the follow-up timer: Power BI refresh status, owed "
+                "refreshes, alert digests, stuck runs.", default="0 */5 * * * *"),
+    SettingSpec("TEAMS_WEBHOOK_URL", "Teams Workflows webhook URL (a Key Vault reference in Azure). Empty: "
+                "no Teams channel.", secret=True),
+    SettingSpec("ACS_EMAIL_ENDPOINT", "Azure Communication Services endpoint for email (managed identity)."),
+    SettingSpec("ACS_EMAIL_SENDER", "Sender address of ACS email (a verified domain's address)."),
+    SettingSpec("SMTP_HOST", "SMTP server for email when ACS is not used.", infra=False),
+    SettingSpec("SMTP_PORT", "SMTP port.", default="587", infra=False),
+    SettingSpec("SMTP_USER", "SMTP login (optional).", infra=False),
+    SettingSpec("SMTP_PASSWORD", "SMTP password (a Key Vault reference in Azure).", secret=True, infra=False),
+    SettingSpec("SMTP_TLS", "auto | starttls | implicit.", default="auto", infra=False),
+    SettingSpec("SMTP_SENDER", "Sender address for SMTP email.", infra=False),
+    SettingSpec("ALERT_EMAIL_TO", "Default email recipients (comma-separated) for datasets without their own.",
+                infra=False),
+    SettingSpec("ALERT_COOLDOWN", "The same alert (fingerprint) again within this is not re-sent.", default="1h",
+                infra=False),
+    SettingSpec("POWERBI_API_URL", "Power BI REST base URL (the sandbox points it at its emulator).",
+                default="https://api.powerbi.com/v1.0/myorg", infra=False),
+    SettingSpec("POWERBI_WORKSPACE_ID", "Default workspace for powerbi entries that name none."),
+    SettingSpec("POWERBI_DAILY_LIMIT", "Refreshes per dataset per UTC day (8 on shared capacity).", default="8",
+                infra=False),
+    SettingSpec("LOG_ANALYTICS_WORKSPACE_ID", "Workspace (customer) id: run durations come from ADFPipelineRun "
+                "there; empty: from the factory's run history."),
+    SettingSpec("WEBHOOK_AUTH_AUDIENCE", "When set, /api/pipeline-events also needs an Entra ID bearer token for "
+                "this audience (on top of the function key)."),
+    SettingSpec("WEBHOOK_AUTH_TENANT_ID", "Tenant whose tokens are accepted."),
+    SettingSpec("WEBHOOK_ALLOWED_PRINCIPALS", "Object ids (comma-separated) allowed to call the webhook, e.g. the "
+                "factory's managed identity."),
+    SettingSpec("WEBHOOK_JWKS_URL", "Signing keys URL (default: the tenant's Entra ID keys).", infra=False),
+    SettingSpec("VERDICT_WAIT", "How long the webhook waits for the output guard's verdict.", default="20s",
+                infra=False),
     SettingSpec("STATE_TABLE_PREFIX", "Prefix of the Table Storage tables holding state.",
                 default="autopilot", infra=False),
     SettingSpec("CLAIM_TIMEOUT", "How long a batch claim without a run id is left to its tick before "
@@ -86,6 +117,41 @@ class FactoryRef:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    tls: str
+    sender: str
+
+
+@dataclass(frozen=True)
+class WebhookAuth:
+    audience: str
+    tenant_id: str
+    allowed_principals: tuple[str, ...]
+    jwks_url: str
+
+
+@dataclass(frozen=True)
+class Channels:
+    teams_webhook_url: str | None = None
+    acs_endpoint: str | None = None
+    acs_sender: str | None = None
+    smtp: SmtpSettings | None = None
+    email_to: tuple[str, ...] = ()
+    cooldown: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class PowerBISettings:
+    api_url: str = "https://api.powerbi.com/v1.0/myorg"
+    default_workspace: str = ""
+    daily_limit: int = 8
+
+
+@dataclass(frozen=True)
 class Settings:
     app_storage: StorageTarget
     data_storage: StorageTarget
@@ -96,6 +162,12 @@ class Settings:
     table_prefix: str
     claim_timeout: timedelta
     output_container: str = "outputs"
+    followup_schedule: Schedule | None = None
+    channels: Channels = Channels()
+    powerbi: PowerBISettings = PowerBISettings()
+    log_analytics_workspace: str | None = None
+    webhook_auth: WebhookAuth | None = None
+    verdict_wait: timedelta = timedelta(seconds=20)
 
 
 def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
@@ -145,11 +217,87 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         missing = [n for n in factory_names if not env.get(n)]
         problems.append(f"{', '.join(missing)}: not set; the Data Factory needs all of "
                         f"{', '.join(factory_names)}")
+    followup = None
+    try:
+        followup = Schedule.parse(get("FOLLOWUP_SCHEDULE"))
+    except Invalid as exc:
+        problems.append(f"FOLLOWUP_SCHEDULE: {exc}")
+    channels = _channels(env, get, problems)
+    powerbi = _powerbi(get, problems)
+    webhook_auth = _webhook_auth(env, problems)
+    verdict_wait = timedelta(seconds=20)
+    try:
+        verdict_wait = parse_duration(get("VERDICT_WAIT"))
+    except Invalid as exc:
+        problems.append(f"VERDICT_WAIT: {exc}")
     if problems:
         raise ConfigError(problems, "app settings")
     assert app_storage is not None and data_storage is not None and schedule is not None
     return Settings(app_storage, data_storage, get("PIPELINES_CONFIG"), schedule, factory, client_id,
-                    prefix, claim_timeout, get("OUTPUT_CONTAINER"))
+                    prefix, claim_timeout, get("OUTPUT_CONTAINER"), followup, channels, powerbi,
+                    env.get("LOG_ANALYTICS_WORKSPACE_ID") or None, webhook_auth, verdict_wait)
+
+
+def _configured(value: str | None) -> str | None:
+    """Empty, or a Key Vault reference the platform did not resolve, means "not configured"."""
+    if not value or value.startswith("@Microsoft.KeyVault("):
+        return None
+    return value
+
+
+def _channels(env: Mapping[str, str], get: Callable[[str], str], problems: list[str]) -> Channels:
+    teams = _configured(env.get("TEAMS_WEBHOOK_URL"))
+    if teams is not None and not (teams.startswith("https://") or teams.startswith("http://127.0.0.1")):
+        problems.append("TEAMS_WEBHOOK_URL: must be an https:// Workflows webhook URL")
+        teams = None
+    smtp = None
+    if env.get("SMTP_HOST"):
+        port = get("SMTP_PORT")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            problems.append(f"SMTP_PORT: {port!r} is not a port number")
+            port = "587"
+        tls = get("SMTP_TLS")
+        if tls not in ("auto", "starttls", "implicit"):
+            problems.append(f"SMTP_TLS: {tls!r} must be auto, starttls or implicit")
+        if not env.get("SMTP_SENDER"):
+            problems.append("SMTP_SENDER: needed with SMTP_HOST (the From address)")
+        smtp = SmtpSettings(env["SMTP_HOST"], int(port), env.get("SMTP_USER") or None,
+                            _configured(env.get("SMTP_PASSWORD")), tls, env.get("SMTP_SENDER", ""))
+    acs = env.get("ACS_EMAIL_ENDPOINT") or None
+    if acs and not env.get("ACS_EMAIL_SENDER"):
+        problems.append("ACS_EMAIL_SENDER: needed with ACS_EMAIL_ENDPOINT (a verified sender address)")
+    email_to = tuple(a.strip() for a in env.get("ALERT_EMAIL_TO", "").split(",") if a.strip())
+    bad = [a for a in email_to if "@" not in a]
+    if bad:
+        problems.append(f"ALERT_EMAIL_TO: {', '.join(bad)} do not look like email addresses")
+    cooldown = timedelta(hours=1)
+    try:
+        cooldown = parse_duration(get("ALERT_COOLDOWN"))
+    except Invalid as exc:
+        problems.append(f"ALERT_COOLDOWN: {exc}")
+    return Channels(teams, acs, env.get("ACS_EMAIL_SENDER") or None, smtp, email_to, cooldown)
+
+
+def _powerbi(get: Callable[[str], str], problems: list[str]) -> PowerBISettings:
+    limit = get("POWERBI_DAILY_LIMIT")
+    if not limit.isdigit() or int(limit) < 1:
+        problems.append(f"POWERBI_DAILY_LIMIT: {limit!r} must be a whole number of 1 or more")
+        limit = "8"
+    return PowerBISettings(get("POWERBI_API_URL").rstrip("/"), get("POWERBI_WORKSPACE_ID"), int(limit))
+
+
+def _webhook_auth(env: Mapping[str, str], problems: list[str]) -> WebhookAuth | None:
+    audience = env.get("WEBHOOK_AUTH_AUDIENCE", "")
+    if not audience:
+        return None
+    tenant = env.get("WEBHOOK_AUTH_TENANT_ID", "")
+    principals = tuple(p.strip() for p in env.get("WEBHOOK_ALLOWED_PRINCIPALS", "").split(",") if p.strip())
+    if not tenant:
+        problems.append("WEBHOOK_AUTH_TENANT_ID: needed with WEBHOOK_AUTH_AUDIENCE")
+    if not principals:
+        problems.append("WEBHOOK_ALLOWED_PRINCIPALS: needed with WEBHOOK_AUTH_AUDIENCE (who may call)")
+    jwks = env.get("WEBHOOK_JWKS_URL") or f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
+    return WebhookAuth(audience, tenant, principals, jwks)
 
 
 # --- the pipelines config file ---------------------------------------------------------------------

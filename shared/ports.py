@@ -148,6 +148,12 @@ class Notifier(Protocol):
         ...
 
 
+class TokenVerifier(Protocol):
+    def verify(self, authorization: str | None) -> str:
+        """The caller's principal id; raises Rejected (401/403) or Unavailable."""
+        ...
+
+
 class AlertSink(Protocol):
     def emit(self, alert: Alert) -> None:
         """Put the alert on the durable alerts queue."""

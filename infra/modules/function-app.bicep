@@ -176,6 +176,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           value: upstreamSchedule
         }
         {
+          name: 'FOLLOWUP_SCHEDULE'
+          value: '0 */5 * * * *'
+        }
+        {
           name: 'OUTPUT_CONTAINER'
           value: outputContainerName
         }
@@ -220,6 +224,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'WEBHOOK_ALLOWED_PRINCIPALS'
           value: factoryPrincipalId
+        }
+        {
+          name: 'WEBHOOK_AUTH_TENANT_ID'
+          value: tenant().tenantId
         }
       ]
     }

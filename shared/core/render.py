@@ -59,7 +59,8 @@ def _envelope(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict
 
 
 def _actions(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
-    out, seen = [], set()
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for alert in alerts:
         for link in alert.links:
             if link.url.startswith("https://") and link.url not in seen and len(out) < 5:

@@ -11,7 +11,17 @@ from urllib.parse import quote
 from shared.core.dispatch import DispatchPolicy
 from shared.core.models import Link
 from shared.core.spec import PipelinesConfig
-from shared.ports import AlertSink, BlobStore, Clock, DatasetRefresher, Notifier, PipelineRunner, Profiler, StateStore
+from shared.ports import (
+    AlertSink,
+    BlobStore,
+    Clock,
+    DatasetRefresher,
+    Notifier,
+    PipelineRunner,
+    Profiler,
+    StateStore,
+    TokenVerifier,
+)
 
 
 def row_key(text: str) -> str:
@@ -97,3 +107,4 @@ class Deps:
     run_links: Callable[[str], tuple[Link, ...]] = lambda run_id: ()
     durations: Callable[[str, datetime, datetime], list[tuple[datetime, float]]] | None = None
     verdict_wait: timedelta = timedelta(seconds=20)
+    token_verifier: TokenVerifier | None = None

@@ -1,0 +1,38 @@
+"""HTTP: the pipeline's final Web activity reports the run; verify, refresh or hold, alert."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+
+log = logging.getLogger(__name__)
+bp = func.Blueprint()
+
+
+def _response(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, headers=headers or {},
+                             mimetype="application/json")
+
+
+@bp.function_name("pipeline_events")
+@bp.route(route="pipeline-events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def pipeline_events(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import bootstrap
+    from shared.services import webhook
+
+    reply = webhook.handle_request(bootstrap.get_deps, req.headers.get("authorization"), req.get_body(),
+                                   req.headers.get("content-type", ""))
+    return _response(reply.status, reply.body, reply.headers)
+
+
+@bp.function_name("pipeline_event_status")
+@bp.route(route="pipeline-events/{run_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def pipeline_event_status(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import bootstrap
+    from shared.services import webhook
+
+    reply = webhook.status_request(bootstrap.get_deps, req.headers.get("authorization"),
+                                   req.route_params.get("run_id", ""))
+    return _response(reply.status, reply.body, reply.headers)

@@ -1,0 +1,84 @@
+"""The follow-up timer: refresh outcomes and owed refreshes, alert digests, stuck runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.core.baseline import Point, judge
+from shared.core.models import Alert, RunStatus, Severity
+from shared.errors import ExternalError, NotFound
+from shared.ports import Entity
+from shared.services import dispatch_alerts, refresh
+from shared.services.deps import Deps
+from shared.services.pipeline_events import DURATION_HISTORY, DURATION_SPEC
+
+log = logging.getLogger(__name__)
+STUCK_FACTOR = 2.0          # in progress longer than twice the top of the normal band
+
+
+def run(deps: Deps, now: datetime) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    steps: tuple[tuple[str, Callable[[], dict[str, int]]], ...] = (
+        ("refreshes", lambda: refresh.follow_up(deps, now)),
+        ("digests", lambda: dispatch_alerts.send_digests(deps, now)),
+        ("stuck", lambda: {"stuck": check_stuck_runs(deps, now)}))
+    for name, step in steps:
+        try:
+            result = step()
+            summary.update({f"{name}_{k}": v for k, v in result.items()})
+        except ExternalError as exc:
+            log.warning("follow-up step failed", extra={"step": name, "error_type": type(exc).__name__})
+            summary[f"{name}_error"] = type(exc).__name__
+    return summary
+
+
+def _limit(deps: Deps, pipeline: str, max_duration: timedelta | None, now: datetime) -> float | None:
+    if max_duration is not None:
+        return max_duration.total_seconds()
+    assert deps.runner is not None
+    history = [Point(r.run_start, (r.run_end - r.run_start).total_seconds())
+               for r in deps.runner.query_runs(pipeline, now - DURATION_HISTORY, now)
+               if r.run_start and r.run_end and r.status is RunStatus.SUCCEEDED]
+    if len(history) < DURATION_SPEC.min_history:
+        return None
+    j = judge(history, Point(now, 0.0), DURATION_SPEC)
+    return (j.high or 0) * STUCK_FACTOR if j.high else None
+
+
+def check_stuck_runs(deps: Deps, now: datetime) -> int:
+    """Alert once per run that has been in progress far beyond its baseline (or max_duration)."""
+    if deps.runner is None:
+        return 0
+    raised = 0
+    for ds in deps.config.datasets:
+        if ds.pipeline is None:
+            continue
+        limit: float | None = None
+        limit_known = False
+        for entity in list(deps.state.query(deps.tables.active, ds.pipeline.name)):
+            if entity.data.get("stuck_alerted"):
+                continue
+            try:
+                run = deps.runner.get_run(entity.row)
+            except NotFound:
+                continue
+            if run.status.finished or run.run_start is None:
+                continue
+            if not limit_known:
+                limit, limit_known = _limit(deps, ds.pipeline.name, ds.pipeline.max_duration, now), True
+            elapsed = (now - run.run_start).total_seconds()
+            if limit is None or elapsed <= limit:
+                continue
+            deps.alerts.emit(Alert(ds.name, "run_stuck", Severity.WARN,
+                                   f"Run {run.run_id} of {ds.pipeline.name} has been {run.status.value} for "
+                                   f"{elapsed / 60:.0f} min, beyond the {limit / 60:.0f} min it normally "
+                                   "needs at most.", now, subject=run.run_id,
+                                   facts={"run_id": run.run_id, "batch": str(entity.data.get("batch_id", ""))},
+                                   links=deps.run_links(run.run_id)))
+            deps.state.upsert(Entity(entity.table, entity.partition, entity.row,
+                                     {**entity.data, "stuck_alerted": True}))
+            raised += 1
+    return raised
