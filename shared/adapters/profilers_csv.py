@@ -217,8 +217,9 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
     except LookupError:
         return _failed(fmt, size, "encoding", f"the contract's encoding {encoding!r} is not a known encoding")
     compressed = fmt == "csv.gz"
+    want = limits.max_line_bytes + 1
     try:
-        head = (GunzipReader(source, limits) if compressed else source).read(min(limits.max_line_bytes, 1 << 16))
+        head = (GunzipReader(source, limits) if compressed else source).read(want)
     except (CorruptGzip, DecompressionLimit) as exc:
         return unreadable(fmt, size, str(exc))
     source.seek(0)
@@ -227,12 +228,18 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
     if reason := sniff_text(head, fmt, encoding):
         code, _, message = reason.partition(":")
         return _failed(fmt, size, code, message)
+    inline = None
+    if b"\n" not in head and b"\r" not in head:
+        if len(head) >= want:
+            return _failed(fmt, size, "line_too_long", f"the first line is longer than "
+                                                       f"{limits.max_line_bytes:,} bytes, the reader's limit")
+        inline = head + b"\n"    # one line and no newline: pyarrow would call it empty
     header = _header(head, contract, "utf-8" if utf8 else encoding)
     lenient: dict[str, str | None] = {}
     binary: set[str] = set()
     for _attempt in range(len(header) + 4):
         state = _Pass(contract, header, lenient, binary, utf8)
-        outcome = _run(state, source, fmt, size, limits, progress, unraisable)
+        outcome = _run(state, source, fmt, size, limits, progress, unraisable, inline)
         if not isinstance(outcome, _Restart):
             return outcome
         index, why = int(outcome.args[0]), outcome.args[2]
@@ -254,11 +261,12 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
 
 
 def _run(state: _Pass, source: IO[bytes], fmt: str, size: int, limits: Limits, progress: Progress | None,
-         unraisable: list[BaseException]) -> Profile | _Restart:
-    gz = GunzipReader(source, limits) if fmt == "csv.gz" else None
+         unraisable: list[BaseException], inline: bytes | None) -> Profile | _Restart:
+    gz = GunzipReader(source, limits) if fmt == "csv.gz" and inline is None else None
+    stream: Any = io.BytesIO(inline) if inline is not None else gz if gz is not None else source
     stop: Finding | None = None
     try:
-        state.run(gz if gz is not None else source, limits, progress, source, size)
+        state.run(stream, limits, progress, source, size)
     except pa.ArrowInvalid as exc:
         text = str(exc)
         if m := _CONVERSION.search(text):
@@ -267,7 +275,7 @@ def _run(state: _Pass, source: IO[bytes], fmt: str, size: int, limits: Limits, p
             stop = Finding("line_too_long", FAIL, f"a line is longer than {limits.max_line_bytes:,} bytes, "
                                                   "the reader's limit; reading stopped")
         elif "Empty CSV file" in text:
-            return _empty(fmt, size, gz is not None)
+            return _empty(fmt, size, fmt == "csv.gz")
         elif "CSV parse error" in text and unraisable:
             state.ragged += 1
             state.bad_text += 1
@@ -284,10 +292,11 @@ def _run(state: _Pass, source: IO[bytes], fmt: str, size: int, limits: Limits, p
                                          f"(byte {exc.object[exc.start:exc.start + 1]!r}); reading stopped")
     except (pa.ArrowException, OSError, ValueError) as exc:
         stop = Finding("unreadable", FAIL, f"the file is not readable as CSV: {_first_line(str(exc))}")
-    return _profile(state, fmt, size, gz, stop, unraisable)
+    content = len(inline) - 1 if inline is not None and fmt == "csv.gz" else gz.produced if gz else None
+    return _profile(state, fmt, size, content, stop, unraisable)
 
 
-def _profile(state: _Pass, fmt: str, size: int, gz: GunzipReader | None, stop: Finding | None,
+def _profile(state: _Pass, fmt: str, size: int, content: int | None, stop: Finding | None,
              unraisable: list[BaseException]) -> Profile:
     problems: list[Finding] = []
     if state.ragged:
@@ -315,7 +324,7 @@ def _profile(state: _Pass, fmt: str, size: int, gz: GunzipReader | None, stop: F
     for st in state.stats:
         columns.setdefault(st.name, st.result())
     return Profile(format=fmt, bytes=size, rows=state.rows, columns=columns,
-                   content_bytes=gz.produced if gz is not None else None, problems=tuple(problems),
+                   content_bytes=content, problems=tuple(problems),
                    complete=stop is None, readable=bool(state.names), column_order=tuple(state.names))
 
 

@@ -156,9 +156,8 @@ class GunzipReader(io.RawIOBase):
         except zlib.error as exc:
             raise CorruptGzip(f"the gzip stream is corrupt ({exc})") from exc
         self._input = self._inflater.unconsumed_tail
-        if self._inflater.eof:
-            rest = self._inflater.unused_data + self._input
-            self._input = rest.lstrip(b"\x00")       # padding between members is allowed
+        if self._inflater.eof:                       # the rest of the input is past this member
+            self._input = self._inflater.unused_data.lstrip(b"\x00")   # padding between members is allowed
             if self._input:
                 self._inflater = zlib.decompressobj(wbits=31)   # the next gzip member
         self.produced += len(out)
@@ -170,6 +169,7 @@ class GunzipReader(io.RawIOBase):
         if self.produced > limits.max_decompressed_bytes:
             raise DecompressionLimit(f"decompressed data passed {limits.max_decompressed_bytes:,} bytes; "
                                      "reading stopped")
-        if self.produced > limits.ratio_floor and self.produced > limits.max_ratio * max(self.consumed, 1):
-            raise DecompressionLimit(f"{self.consumed:,} compressed bytes inflated to {self.produced:,} "
+        used = max(self.consumed - len(self._input), 1)
+        if self.produced > limits.ratio_floor and self.produced > limits.max_ratio * used:
+            raise DecompressionLimit(f"{used:,} compressed bytes inflated to {self.produced:,} "
                                      f"(ratio over {limits.max_ratio:g}: a zip bomb?); reading stopped")
