@@ -35,6 +35,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "row_count": "the number of rows is outside the contract's bounds",
     "byte_size": "the file size is outside the contract's bounds",
     "stale_data": "the newest timestamp (or the partition date in the path) is older than max_age",
+    "unterminated_quote": "a quoted CSV value runs to the end of a block: rows after it were swallowed",
     "formula_injection": "CSV text cells starting with = + - @ that a spreadsheet would run as formulas",
 })
 
@@ -66,3 +67,8 @@ def status(findings: Iterable[Finding]) -> str:
     """``pass`` | ``warn`` | ``fail`` (DESIGN 3.3); info findings do not change a pass."""
     top = worst(findings)
     return "pass" if top is None or top is Severity.INFO else top.value
+
+
+def count_of(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 row``, ``2 rows``, ``12,345 values``."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

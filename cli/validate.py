@@ -1,0 +1,230 @@
+"""``autopilot validate PATH --contract FILE [--history FILE] [--json]`` (DESIGN 3.2).
+
+Exit 0 pass, 1 warn, 2 fail, 3 when the command itself cannot run (bad arguments, a missing PATH, an
+unreadable or invalid contract or history). A malformed data file is a data problem: exit 2 with a
+finding, never a traceback. ``--json`` prints exactly one JSON document on stdout; human text then goes
+to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+from shared.errors import ConfigError
+
+EXIT = {"pass": 0, "warn": 1, "fail": 2}
+CANNOT_RUN = 3
+_PROGRESS_FROM = 64 << 20           # files smaller than this finish before a bar helps
+_STAGES = ("upstream", "output")
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _CannotRun(Exception):
+    """The command cannot run (exit 3); the message is one line for stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is exit 3 (the command could not run), not argparse's 2 (= fail)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.format_usage().rstrip()}\n{self.prog}: error: {message}")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="autopilot validate",
+                     description="Validate a data file (.csv, .csv.gz, .jsonl, .parquet) against an output "
+                                 "contract. Exit 0 pass, 1 warn, 2 fail, 3 cannot run.")
+    parser.add_argument("path", metavar="PATH", help="the data file to validate")
+    parser.add_argument("--contract", metavar="FILE", required=True,
+                        help="output contract (YAML, the schema of a dataset's output block)")
+    parser.add_argument("--history", metavar="FILE",
+                        help="past observations of this dataset (JSON Lines, one observation per line)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON document on stdout")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return CANNOT_RUN
+    except SystemExit as exc:      # --help
+        return int(exc.code or 0)
+    try:
+        return _validate(args)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return CANNOT_RUN
+    except _CannotRun as exc:
+        print(f"autopilot validate: {exc}", file=sys.stderr)
+        return CANNOT_RUN
+    except KeyboardInterrupt:
+        print("autopilot validate: interrupted", file=sys.stderr)
+        return 130
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from shared.config import load_contract
+
+    contract = load_contract(args.contract)
+    path = Path(args.path)
+    if not path.exists():
+        raise _CannotRun(f"{path}: no such file")
+    if not path.is_file():
+        raise _CannotRun(f"{path}: not a regular file")
+    if args.history:
+        read_history(args.history)
+
+    from shared.adapters.profilers import detect_format, profile_file, unreadable
+    from shared.core.checks import check
+    from shared.core.report import build_report
+
+    fmt = detect_format(path.name, contract)
+    if fmt is None:
+        raise _CannotRun(f"{path}: cannot tell the format from the file name; name it .csv, .csv.gz, "
+                         ".jsonl or .parquet, or set `format` in the contract")
+    size = path.stat().st_size
+    bar = _ProgressBar(sys.stderr, size) if sys.stderr.isatty() and size >= _PROGRESS_FROM else None
+    try:
+        with path.open("rb") as fh:
+            profile = profile_file(fh, contract, fmt=fmt, size=size, progress=bar)
+    except OSError as exc:  # exists but cannot be read (permissions, I/O error): a data problem
+        profile = unreadable(fmt, size, f"the file cannot be read: {exc.strerror or exc}")
+    finally:
+        if bar is not None:
+            bar.close()
+    findings = check(profile, contract, datetime.now(UTC), path=str(path))
+    report = build_report(profile, findings, file=str(path))
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        _human(report, sys.stderr)
+    else:
+        _human(report, sys.stdout)
+    return EXIT[report["status"]]
+
+
+def _human(report: dict[str, Any], out: IO[str]) -> None:
+    profile = report["profile"]
+    head = (f"{report['status'].upper()}  {report['file']}  ({report['format']}, {_size(profile['bytes'])}, "
+            f"{profile['rows']:,} rows, {len(profile['columns'])} columns)")
+    out.write(head + "\n")
+    for f in report["findings"]:
+        out.write(f"  {f['severity']:<4}  {f['code']:<18} {f['message']}\n")
+    if not report["findings"]:
+        out.write("  no findings\n")
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+class _ProgressBar:
+    """A one-line bar on a terminal's stderr, redrawn at most ten times a second."""
+
+    def __init__(self, out: IO[str], total: int) -> None:
+        self.out, self.total = out, max(total, 1)
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        share = min(done / self.total, 1.0)
+        rate = done / max(now - self.start, 1e-6) / 1e6
+        filled = int(share * 30)
+        self.out.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}  {rate:,.0f} MB/s ")
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.write("\r" + " " * 60 + "\r")
+        self.out.flush()
+
+
+# --- history (DESIGN 3.4) ------------------------------------------------------------------------------
+
+
+def read_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Parse a history file; ConfigError lists every malformed line as ``FILE:LINE: reason``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: history file not found"], str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: history file cannot be read: {exc}"], str(path)) from exc
+    observations: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            observations.append(parse_observation(line))
+        except ValueError as exc:
+            problems.append(f"{path}:{number}: {exc}")
+    if problems:
+        raise ConfigError(problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []),
+                          str(path))
+    return observations
+
+
+def parse_observation(line: str) -> dict[str, Any]:
+    """One observation line, checked field by field. Raises ValueError naming the first bad field."""
+    try:
+        obs = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc.args[0] if exc.args else exc})") from None
+    if not isinstance(obs, dict):
+        raise ValueError("an observation must be a JSON object")
+    for key in ("ts", "dataset", "stage", "name", "bytes"):
+        if key not in obs:
+            raise ValueError(f"field {key!r} is missing")
+    try:
+        ts = datetime.fromisoformat(str(obs["ts"]))
+    except ValueError:
+        raise ValueError(f"ts {obs['ts']!r} is not an ISO 8601 time") from None
+    obs["ts"] = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    if not isinstance(obs["dataset"], str) or not obs["dataset"]:
+        raise ValueError("dataset must be a non-empty string")
+    if obs["stage"] not in _STAGES:
+        raise ValueError(f"stage must be one of {', '.join(_STAGES)}, got {obs['stage']!r}")
+    if not isinstance(obs["name"], str):
+        raise ValueError("name must be a string")
+    for key in ("bytes", "rows"):
+        value = obs.get(key)
+        if key in obs and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{key} must be a whole number of 0 or more, got {value!r}")
+    columns = obs.get("columns", {})
+    if not isinstance(columns, dict):
+        raise ValueError("columns must be an object")
+    for name, col in columns.items():
+        if not isinstance(col, dict):
+            raise ValueError(f"columns.{name} must be an object")
+        for key in ("mean", "std", "nulls"):
+            value = col.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise ValueError(f"columns.{name}.{key} must be a number, got {value!r}")
+        hist = col.get("histogram")
+        if hist is not None and (not isinstance(hist, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in hist)):
+            raise ValueError(f"columns.{name}.histogram must be a list of counts")
+    return obs
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,185 @@
+"""JSON Lines profiler: one JSON object per line, parsed line by line in bounded chunks.
+
+Lines are parsed with the standard library (so a bad line is counted, with its number, instead of
+stopping the read) and each chunk of rows becomes Arrow arrays for the shared column statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import IO, Any
+
+import pyarrow as pa
+
+from shared.adapters.profilers_arrow import ARROW_TYPES, ColumnStats
+from shared.adapters.profilers_io import Limits, Progress
+from shared.core.findings import Finding, count_of
+from shared.core.models import Severity
+from shared.core.profile import Profile
+from shared.core.spec import Contract
+
+FAIL = Severity.FAIL
+_CHUNK_ROWS = 20_000
+_READ = 1 << 20
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+def _lines(source: IO[bytes], limit: int) -> Iterator[bytes]:
+    """Lines without their newline; raises _LineTooLong past ``limit`` bytes without a newline."""
+    pending = b""
+    while True:
+        chunk = source.read(_READ)
+        if not chunk:
+            break
+        parts = (pending + chunk).split(b"\n")
+        pending = parts.pop()
+        for line in parts:
+            if len(line) > limit:
+                raise _LineTooLong
+            yield line
+        if len(pending) > limit:
+            raise _LineTooLong
+    if pending:
+        yield pending
+
+
+def _valid(value: Any, target: str) -> Any:
+    """``value`` as the Python value of the contract type ``target``, or _BAD."""
+    if target == "integer":
+        return value if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63 \
+            else _BAD
+    if target == "float":
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _BAD
+    if target == "boolean":
+        return value if isinstance(value, bool) else _BAD
+    if target == "string":
+        return value if isinstance(value, str) else _BAD
+    if not isinstance(value, str):
+        return _BAD
+    try:
+        if target == "timestamp":
+            ts = datetime.fromisoformat(value)
+            return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        return date.fromisoformat(value)
+    except ValueError:
+        return _BAD
+
+
+_BAD = object()
+
+
+class _Columns:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.stats: dict[str, ColumnStats] = {}
+        self.values: dict[str, list[Any]] = {}
+        self.rows_in_chunk = 0
+        self.chunk_start = 0
+
+    def add_row(self, obj: dict[str, Any]) -> None:
+        for key, value in obj.items():
+            column = self.values.get(key)
+            if column is None:
+                column = self.values[key] = [None] * self.rows_in_chunk
+                stats = self.stats[key] = ColumnStats(key, self.contract)
+                stats.nulls += self.chunk_start     # absent from every earlier row
+            column.append(value)
+        self.rows_in_chunk += 1
+        for column in self.values.values():
+            if len(column) < self.rows_in_chunk:
+                column.append(None)
+
+    def flush(self) -> None:
+        for name, values in self.values.items():
+            self.stats[name].add(self._array(name, values))
+        self.chunk_start += self.rows_in_chunk
+        self.values = {name: [] for name in self.values}
+        self.rows_in_chunk = 0
+
+    def _array(self, name: str, values: list[Any]) -> pa.Array:
+        rule = self.contract.columns.get(name)
+        target = rule.type if rule is not None else None
+        if target is None:
+            try:
+                return pa.array(values)
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                return pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+        converted: list[Any] = []
+        bad = 0
+        first: tuple[str, int] | None = None
+        for i, value in enumerate(values):
+            if value is None:
+                converted.append(None)
+                continue
+            ok = _valid(value, target)
+            if ok is _BAD:
+                bad += 1
+                if first is None:
+                    first = (json.dumps(value)[:60], self.chunk_start + i + 1)
+                ok = None
+            converted.append(ok)
+        if first is not None:
+            self.stats[name].add_invalid(bad, first[0], first[1])
+        return pa.array(converted, ARROW_TYPES[target]())
+
+
+def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: Limits,
+                  progress: Progress | None) -> Profile:
+    columns = _Columns(contract)
+    rows = bad_json = bad_text = 0
+    first_bad: tuple[int, str] | None = None
+    first_text = 0
+    stop: Finding | None = None
+    line_no = 0
+    try:
+        for line_no, raw_line in enumerate(_lines(source, limits.max_line_bytes), start=1):
+            line = raw_line[3:] if line_no == 1 and raw_line.startswith(b"\xef\xbb\xbf") else raw_line
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad_text += 1
+                first_text = first_text or line_no
+                continue
+            except (ValueError, RecursionError):
+                obj = None
+            if not isinstance(obj, dict):
+                bad_json += 1
+                first_bad = first_bad or (line_no, "is not a JSON object")
+                continue
+            columns.add_row(obj)
+            rows += 1
+            if columns.rows_in_chunk >= _CHUNK_ROWS:
+                columns.flush()
+                if progress is not None:
+                    progress(source.tell(), size)
+        columns.flush()
+    except _LineTooLong:
+        stop = Finding("line_too_long", FAIL, f"line {line_no + 1:,} is longer than {limits.max_line_bytes:,} "
+                                              "bytes, the reader's limit; reading stopped")
+    except (OSError, ValueError) as exc:
+        stop = Finding("unreadable", FAIL, f"the file is not readable as JSON Lines: {exc}")
+    problems: list[Finding] = []
+    if bad_json:
+        bad_no, why = first_bad or (0, "")
+        if rows == 0 and not bad_text:
+            problems.append(Finding("unreadable", FAIL, f"no line is a JSON object (line {bad_no:,} {why})"))
+        elif bad_json:
+            problems.append(Finding("unreadable", FAIL, f"{count_of(bad_json, 'line')} skipped: not a JSON "
+                                                        f"object (first: line {bad_no:,} {why})"))
+    if bad_text:
+        problems.append(Finding("encoding", FAIL, f"{count_of(bad_text, 'line')} skipped: invalid UTF-8 "
+                                                  f"(first: line {first_text:,})"))
+    if stop is not None:
+        problems.append(stop)
+    if rows == 0 and not problems:
+        problems.append(Finding("empty_file", FAIL, "the file has no JSON lines (only blank space)"))
+    profiles = {name: st.result() for name, st in columns.stats.items()}
+    return Profile(format="jsonl", bytes=size, rows=rows, columns=profiles, problems=tuple(problems),
+                   complete=stop is None, readable=rows > 0, column_order=tuple(profiles))
