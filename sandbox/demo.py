@@ -122,7 +122,8 @@ def main() -> int:
             settings = {
                 "AzureWebJobsStorage": conn, "DATA_STORAGE": conn,
                 "PIPELINES_CONFIG": str(ROOT / "pipelines.yaml"), "UPSTREAM_SCHEDULE": "0 0 * * * *",
-                "OUTPUT_CONTAINER": "outputs", "ADF_SUBSCRIPTION_ID": adf.subscription_id,
+                "OUTPUT_CONTAINER": "outputs", "FOLLOWUP_SCHEDULE": "0 */5 * * * *",
+                "ADF_SUBSCRIPTION_ID": adf.subscription_id,
                 "ADF_RESOURCE_GROUP": adf.resource_group, "ADF_FACTORY_NAME": adf.factory_name,
                 "ADF_ENDPOINT": adf.url, "STATE_TABLE_PREFIX": "demo" + uuid.uuid4().hex[:6],
             }

@@ -37,6 +37,13 @@ CODES: Mapping[str, str] = MappingProxyType({
     "stale_data": "the newest timestamp (or the partition date in the path) is older than max_age",
     "unterminated_quote": "a quoted CSV value runs to the end of a block: rows after it were swallowed",
     "formula_injection": "CSV text cells starting with = + - @ that a spreadsheet would run as formulas",
+    # history (learned baselines, DESIGN 1.2)
+    "size_anomaly": "the file size is outside the range learned from this dataset's history",
+    "rows_anomaly": "the row count is outside the range learned from this dataset's history",
+    "null_anomaly": "a column's null fraction is outside the range learned from history",
+    "drift": "a drift column's distribution moved against history (PSI bands: 0.1 moderate, 0.25 major)",
+    "level_shift": "a metric moved to a new level for three files in a row; it is now learned as normal",
+    "insufficient_history": "not enough history yet to judge against a baseline (n/needed is reported)",
 })
 
 
