@@ -145,6 +145,11 @@ var stateTables = [
   'autopilothistory'
   'autopilotreceipts'
   'autopilotverdicts'
+  'autopilotdeliveries'
+  'autopilotchannels'
+  'autopilotdigest'
+  'autopilotevents'
+  'autopilotrefreshes'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
