@@ -2,8 +2,8 @@
 // (batchId, dataset, prefix, files), processes the batch's upstream files into the output
 // container, and ends with a Web activity on success and one on failure that POST the run's facts
 // to the app's /api/pipeline-events (DESIGN 3.5). If the webhook answers 202, the Web activity polls
-// the Location it returns, /api/pipeline-events/{run_id}, until the decision is made (async pattern). The Copy activity stands in for the real
-// processing (Azure ML, Databricks, a notebook...): replace it and keep the last three activities.
+// the Location it returns, /api/pipeline-events/{run_id}, until the decision is made (async pattern).
+// The Copy activity stands in for the real processing (Azure ML, Databricks, a notebook...): replace it and keep the last three activities.
 //
 // Auth of the callback, with the factory's managed identity only (no secret in the pipeline):
 // 1. `GetWebhookKey` reads the function key from Key Vault with the factory's identity
