@@ -6,15 +6,13 @@ the demo config (``pipelines.yaml``). Exit 0 only when every step played as desi
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
-import json
+import logging
 import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,100 +89,94 @@ def seed_history(deps: Any, timeline: Timeline) -> None:
     timeline.say("history", f"seeded {SEED_DAYS} days of output history (profiles of generated normal outputs)")
 
 
-def read_alerts(connection_string: str) -> list[dict[str, Any]]:
-    from azure.storage.queue import QueueClient
-
-    queue = QueueClient.from_connection_string(connection_string, "alerts")
-    try:
-        messages = list(queue.peek_messages(max_messages=32))
-    except Exception:
-        return []
-    return [json.loads(base64.b64decode(m.content)) for m in messages]
-
-
 def main() -> int:
-    from sandbox.adf_emulator import ADFEmulator
-    from sandbox.azurite import Azurite
-    from sandbox.host import LocalHost
-    from shared import bootstrap
-    from shared.adapters.storage import AzureBlobStore
-    from shared.config import StorageTarget
-    from shared.services import guard_output
+    from sandbox.stack import Stack
+    from shared.services import guard_output, pipeline_events
 
+    logging.getLogger().addHandler(logging.NullHandler())   # the timeline is the demo's output
     timeline = Timeline()
-    workdir = Path(tempfile.mkdtemp(prefix="autopilot-demo-", dir=ROOT / ".sandbox" if (ROOT / ".sandbox").exists()
-                                    else None))
-    with Azurite(workdir / "azurite") as azurite:
-        conn = azurite.connection_string
-        timeline.say("azurite", "storage emulator up (blob, queue, table) on free ports")
-        with ADFEmulator(config={"DATA_STORAGE": conn}) as adf:
-            timeline.say("adf", f"ADF emulator up at {adf.url}, pipeline score_batch registered")
-            settings = {
-                "AzureWebJobsStorage": conn, "DATA_STORAGE": conn,
-                "PIPELINES_CONFIG": str(ROOT / "pipelines.yaml"), "UPSTREAM_SCHEDULE": "0 0 * * * *",
-                "OUTPUT_CONTAINER": "outputs", "FOLLOWUP_SCHEDULE": "0 */5 * * * *",
-                "ADF_SUBSCRIPTION_ID": adf.subscription_id,
-                "ADF_RESOURCE_GROUP": adf.resource_group, "ADF_FACTORY_NAME": adf.factory_name,
-                "ADF_ENDPOINT": adf.url, "STATE_TABLE_PREFIX": "demo" + uuid.uuid4().hex[:6],
-            }
-            deps = bootstrap.build_deps(settings)
-            seed_history(deps, timeline)
-            blobs = AzureBlobStore(StorageTarget(connection_string=conn))
-            import function_app
+    (ROOT / ".sandbox").mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=ROOT / ".sandbox"))
+    with Stack(workdir, queue_visibility="00:00:03") as stack:
+        adf, blobs, deps = stack.adf, stack.blobs, stack.deps
+        timeline.say("sandbox", "Azurite, ADF, Power BI and Teams emulators, an SMTP sink and the local "
+                                "Functions host are up")
+        timeline.say("host", "functions: " + ", ".join(f.name for f in stack.host.functions))
+        seed_history(deps, timeline)
+        rng = random.Random(11)
+        day = datetime.now(UTC)
+        prefix = f"raw/scores/{day:%Y/%m/%d}"
+        blobs.write_bytes("upstream", f"{prefix}/region=eu/part-0.csv", upstream_csv(NORMAL_ROWS, rng))
+        blobs.write_bytes("upstream", f"{prefix}/region=us/part-0.csv",
+                          upstream_csv(NORMAL_ROWS, rng, start_id=NORMAL_ROWS))
+        timeline.say("upstream", f"2 files landed in {prefix}/ (region=eu, region=us); no marker yet")
+        tick = stack.host.fire_timer("upstream_watcher")
+        timeline.check(tick.succeeded and adf.runs() == [],
+                       "tick 1: batch incomplete (no _SUCCESS marker), nothing started")
+        blobs.write_bytes("upstream", f"{prefix}/_SUCCESS", b"")
+        timeline.say("upstream", f"marker {prefix}/_SUCCESS written last")
+        tick = stack.host.fire_timer("upstream_watcher")
+        batch_id = f"scores:{day:%Y/%m/%d}"
+        runs = adf.runs(batch_id=batch_id)
+        timeline.check(tick.succeeded and len(runs) == 1, f"tick 2: exactly one ADF run started for batch {batch_id}")
+        if runs:
+            finished = adf.wait_finished(runs[0]["runId"], timeout=90)
+            timeline.say("adf", f"run {runs[0]['runId'][:8]}… {finished['status']}: scored the batch into "
+                                "outputs/scores/…, then called /api/pipeline-events")
+            verdict = guard_output.read_verdict(deps, "scores", f"{day:%Y/%m/%d}")
+            timeline.check(bool(verdict) and verdict["status"] == "pass",
+                           "output guard: the output passed its contract and history")
+            decision = pipeline_events.status_of(deps, runs[0]["runId"]).body
+            timeline.say("webhook", f"run verified with ADF; decision: {decision.get('decision')}")
+            timeline.check(decision.get("decision") == "refresh_started" and len(stack.powerbi.refreshes()) == 1,
+                           "Power BI: one refresh requested because the run succeeded and its outputs passed")
+        tick = stack.host.fire_timer("upstream_watcher")
+        timeline.check(tick.succeeded and len(adf.runs()) == 1, "tick 3: the batch already ran, nothing new started")
 
-            with LocalHost(function_app.app, settings, host_json=ROOT / "host.json") as host:
-                timeline.say("host", "local Functions host up: " + ", ".join(f.name for f in host.functions))
-                rng = random.Random(11)
-                day = datetime.now(UTC)
-                prefix = f"raw/scores/{day:%Y/%m/%d}"
-                blobs.write_bytes("upstream", f"{prefix}/region=eu/part-0.csv", upstream_csv(NORMAL_ROWS, rng))
-                blobs.write_bytes("upstream", f"{prefix}/region=us/part-0.csv",
-                                  upstream_csv(NORMAL_ROWS, rng, start_id=NORMAL_ROWS))
-                timeline.say("upstream", f"2 files landed in {prefix}/ (region=eu, region=us); no marker yet")
-                tick = host.fire_timer("upstream_watcher")
-                timeline.check(tick.succeeded and adf.runs() == [],
-                               "tick 1: batch incomplete (no _SUCCESS marker), nothing started")
-                blobs.write_bytes("upstream", f"{prefix}/_SUCCESS", b"")
-                timeline.say("upstream", f"marker {prefix}/_SUCCESS written last")
-                tick = host.fire_timer("upstream_watcher")
-                batch_id = f"scores:{day:%Y/%m/%d}"
-                runs = adf.runs(batch_id=batch_id)
-                timeline.check(tick.succeeded and len(runs) == 1,
-                               f"tick 2: exactly one ADF run started for batch {batch_id}")
-                if runs:
-                    finished = adf.wait_finished(runs[0]["runId"], timeout=60)
-                    timeline.say("adf", f"run {runs[0]['runId'][:8]}… {finished['status']}: scored the batch "
-                                        "into outputs/scores/…")
-                verdict = wait(lambda: guard_output.read_verdict(deps, "scores", f"{day:%Y/%m/%d}"), 30)
-                timeline.check(bool(verdict) and verdict["status"] == "pass",
-                               f"output guard: good output validated, verdict {verdict and verdict['status']}")
-                tick = host.fire_timer("upstream_watcher")
-                timeline.check(tick.succeeded and len(adf.runs()) == 1,
-                               "tick 3: the batch already ran, nothing new started")
-
-                # An anomalous batch: a third of the rows, and a feature shift that moves the scores.
-                other = day - timedelta(days=1)
-                other_prefix = f"raw/scores/{other:%Y/%m/%d}"
-                blobs.write_bytes("upstream", f"{other_prefix}/region=eu/part-0.csv",
-                                  upstream_csv(NORMAL_ROWS * 2 // 3, rng, shift=2.5))
-                blobs.write_bytes("upstream", f"{other_prefix}/_SUCCESS", b"")
-                timeline.say("upstream", f"a late batch landed in {other_prefix}/: a third of the usual rows, "
-                                         "shifted features")
-                tick = host.fire_timer("upstream_watcher")
-                runs2 = adf.runs(batch_id=f"scores:{other:%Y/%m/%d}")
-                timeline.check(tick.succeeded and len(runs2) == 1, "tick 4: one run started for that batch")
-                if runs2:
-                    adf.wait_finished(runs2[0]["runId"], timeout=60)
-                verdict2 = wait(lambda: guard_output.read_verdict(deps, "scores", f"{other:%Y/%m/%d}"), 30)
-                timeline.check(bool(verdict2) and verdict2["status"] == "fail",
-                               f"output guard: anomalous output judged {verdict2 and verdict2['status']}")
-                alerts = wait(lambda: [a for a in read_alerts(conn) if a["code"] == "output_failed"], 10)
-                for alert in alerts:
-                    timeline.say("alert", f"[{alert['severity']}] {alert['code']}: {alert['message']}")
-                    timeline.say("alert", f"        findings: {alert['facts'].get('findings', '')}")
-                findings = alerts[0]["facts"].get("findings", "") if alerts else ""
-                timeline.check("rows_anomaly" in findings and "drift" in findings,
-                               "the alert names the row-count anomaly and the score drift")
+        stack.teams.set_down(True)
+        timeline.say("teams", "the Teams webhook goes down (503) from now on")
+        other = day - timedelta(days=1)
+        other_prefix = f"raw/scores/{other:%Y/%m/%d}"
+        blobs.write_bytes("upstream", f"{other_prefix}/region=eu/part-0.csv",
+                          upstream_csv(NORMAL_ROWS * 2 // 3, rng, shift=2.5))
+        blobs.write_bytes("upstream", f"{other_prefix}/_SUCCESS", b"")
+        timeline.say("upstream", f"a late batch landed in {other_prefix}/: a third of the usual rows, shifted "
+                                 "features")
+        tick = stack.host.fire_timer("upstream_watcher")
+        runs2 = adf.runs(batch_id=f"scores:{other:%Y/%m/%d}")
+        timeline.check(tick.succeeded and len(runs2) == 1, "tick 4: one run started for that batch")
+        if runs2:
+            adf.wait_finished(runs2[0]["runId"], timeout=90)
+            verdict2 = guard_output.read_verdict(deps, "scores", f"{other:%Y/%m/%d}")
+            timeline.check(bool(verdict2) and verdict2["status"] == "fail",
+                           f"output guard: the anomalous output failed ({verdict2 and verdict2['status']})")
+            decision2 = pipeline_events.status_of(deps, runs2[0]["runId"]).body
+            timeline.say("webhook", f"decision: {decision2.get('decision')}; "
+                                    + "; ".join(r.get("reason", "") for r in decision2.get("refreshes", [])))
+            timeline.check(decision2.get("decision") == "refresh_held" and len(stack.powerbi.refreshes()) == 1,
+                           "Power BI: refresh held, dashboards keep the last good data")
+        mails = stack.smtp.wait_for(2, timeout=30)
+        for mail in mails:
+            timeline.say("email", f"to {mail.message['To']}: {mail.message['Subject']}")
+        timeline.check(len(mails) >= 2, "the alerts reached email at once, Teams being down")
+        failed = wait(lambda: [i for i in stack.host.invocations
+                               if i.function == "alert_dispatcher" and not i.succeeded], 30) or []
+        timeline.say("dispatch", f"{len(failed)} delivery attempt(s) to Teams failed (503); the queue retries them")
+        timeline.check(stack.teams.cards == [], "nothing reached Teams while it was down, and nothing was dropped")
+        stack.teams.set_down(False)
+        timeline.say("teams", "the Teams webhook is back")
+        cards = wait(lambda: stack.teams.cards if len(stack.teams.cards) >= 2 else None, 60) or []
+        for card in cards:
+            timeline.say("teams", "card: " + card["body"][0]["text"].replace("\\", ""))
+        titles = " ".join(c["body"][0]["text"] for c in cards)
+        timeline.check("output failed" in titles and "refresh held" in titles,
+                       "after the outage the retried alerts reached Teams (output failed, refresh held)")
+        facts = " ".join(str(f.get("value", "")) for c in cards for b in c["body"] if b["type"] == "FactSet"
+                         for f in b["facts"])
+        timeline.check("rows\\_anomaly" in facts and "drift" in facts,
+                       "the output alert names the row-count anomaly and the score drift")
+        sent_twice = len(stack.teams.cards) - len({c["body"][0]["text"] for c in stack.teams.cards})
+        timeline.check(sent_twice == 0, "each alert reached Teams once")
     if timeline.failures:
         timeline.say("demo", f"FAILED: {len(timeline.failures)} step(s) did not play as designed")
         return 1

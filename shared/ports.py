@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -157,4 +157,8 @@ class TokenVerifier(Protocol):
 class AlertSink(Protocol):
     def emit(self, alert: Alert) -> None:
         """Put the alert on the durable alerts queue."""
+        ...
+
+    def requeue(self, message: str, delay: timedelta) -> None:
+        """Put a raw alert message back on the queue, invisible for ``delay``."""
         ...

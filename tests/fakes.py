@@ -154,9 +154,13 @@ class RecordingRunner:
 class ListAlertSink:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
+        self.requeued: list[tuple[str, timedelta]] = []
 
     def emit(self, alert: Alert) -> None:
         self.alerts.append(alert)
+
+    def requeue(self, message: str, delay: timedelta) -> None:
+        self.requeued.append((message, delay))
 
     def codes(self) -> list[str]:
         return [a.code for a in self.alerts]

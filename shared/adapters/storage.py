@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -278,3 +278,8 @@ class QueueAlertSink:
     def emit(self, alert: Alert) -> None:
         queue = self._queue()
         map_errors(lambda: queue.send_message(alert.to_json()), f"send alert to {self._queue_name}")
+
+    def requeue(self, message: str, delay: timedelta) -> None:
+        queue = self._queue()
+        map_errors(lambda: queue.send_message(message, visibility_timeout=int(delay.total_seconds())),
+                   f"requeue alert on {self._queue_name}")

@@ -19,7 +19,9 @@ class DispatchPolicy:
     cooldown: timedelta = timedelta(hours=1)     # the same fingerprint again within this is a duplicate
     digest_threshold: int = 4                    # sends per channel within the window before digesting
     digest_window: timedelta = timedelta(minutes=5)
-    fallback_after: int = 3                      # consecutive failures before a channel is bypassed
+    fallback_after: int = 3                      # attempts of one message before it goes to the other channel
+    bypass_after: timedelta = timedelta(minutes=2)   # a channel failing this long is bypassed for all…
+    probe_after: timedelta = timedelta(minutes=2)    # …until this long after its last failure (half-open)
     default_email: tuple[str, ...] = ()
     teams_configured: bool = False
     email_configured: bool = False
@@ -38,6 +40,14 @@ class EpisodeLedger:
 class ChannelHealth:
     consecutive_failures: int = 0
     recent_sends: tuple[datetime, ...] = ()
+    last_failure: datetime | None = None
+    failing_since: datetime | None = None
+
+    def bypassed(self, policy: DispatchPolicy, now: datetime) -> bool:
+        """Failing for a while, and not yet due for a probe: send elsewhere."""
+        if self.failing_since is None or self.last_failure is None:
+            return False
+        return now - self.failing_since >= policy.bypass_after and now - self.last_failure < policy.probe_after
 
 
 @dataclass(frozen=True)
@@ -85,14 +95,16 @@ def should_digest(health: ChannelHealth, policy: DispatchPolicy, now: datetime) 
 
 
 def with_fallback(channels: Sequence[str], health: dict[str, ChannelHealth], policy: DispatchPolicy,
-                  dequeue_count: int, recipients: Sequence[str]) -> tuple[str, ...]:
+                  dequeue_count: int, recipients: Sequence[str], now: datetime,
+                  failed_before: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Swap a channel that keeps failing (or that failed this message repeatedly) for the other one,
-    when the other one can take it (Teams configured; email configured with recipients)."""
+    when the other one can take it (Teams configured; email configured with recipients). A bypassed
+    channel is probed again after ``probe_after``, so it comes back when it recovers."""
     usable = {"teams": policy.teams_configured, "email": policy.email_configured and bool(recipients)}
     out: list[str] = []
     for channel in channels:
-        failing = health.get(channel, ChannelHealth()).consecutive_failures >= policy.fallback_after \
-            or dequeue_count > policy.fallback_after
+        failing = health.get(channel, ChannelHealth()).bypassed(policy, now) or (
+            channel in failed_before and dequeue_count > policy.fallback_after)
         other = next(c for c in CHANNELS if c != channel)
         chosen = other if failing and usable[other] else channel
         if chosen not in out:
@@ -104,4 +116,4 @@ def note_send(health: ChannelHealth, now: datetime, ok: bool, policy: DispatchPo
     recent = tuple(t for t in health.recent_sends if now - t < policy.digest_window)
     if ok:
         return ChannelHealth(0, (*recent, now)[-20:])
-    return ChannelHealth(health.consecutive_failures + 1, recent)
+    return ChannelHealth(health.consecutive_failures + 1, recent, now, health.failing_since or now)

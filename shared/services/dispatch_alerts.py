@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.core import render
 from shared.core.dispatch import ChannelHealth, Decision, EpisodeLedger, decide, note_send, should_digest, with_fallback
@@ -24,6 +24,7 @@ from shared.services.arrivals import parse_time
 from shared.services.deps import Deps
 
 log = logging.getLogger(__name__)
+POISON_RETRY_DELAY = timedelta(minutes=10)
 
 
 class DeliveryFailed(ExternalError):
@@ -66,12 +67,15 @@ def channel_health(deps: Deps, channel: str) -> ChannelHealth:
     if row is None:
         return ChannelHealth()
     recent = tuple(t for v in json.loads(row.data.get("recent", "[]")) if (t := parse_time(v)))
-    return ChannelHealth(int(row.data.get("failures", 0)), recent)
+    return ChannelHealth(int(row.data.get("failures", 0)), recent, parse_time(row.data.get("last_failure")),
+                         parse_time(row.data.get("failing_since")))
 
 
 def _save_health(deps: Deps, channel: str, health: ChannelHealth) -> None:
     deps.state.upsert(Entity(deps.tables.channels, channel, "health", {
-        "failures": health.consecutive_failures, "recent": json.dumps([t.isoformat() for t in health.recent_sends])}))
+        "failures": health.consecutive_failures, "recent": json.dumps([t.isoformat() for t in health.recent_sends]),
+        "last_failure": health.last_failure.isoformat() if health.last_failure else "",
+        "failing_since": health.failing_since.isoformat() if health.failing_since else ""}))
 
 
 def _instance(alert: Alert) -> str:
@@ -83,9 +87,13 @@ def _record(deps: Deps, alert: Alert, channel: str, status: str, detail: str = "
         "status": status, "dataset": alert.dataset, "code": alert.code, "detail": detail[:500]}))
 
 
-def _already_sent(deps: Deps, alert: Alert, channel: str) -> bool:
+def _status(deps: Deps, alert: Alert, channel: str) -> str:
     row = deps.state.get(deps.tables.deliveries, alert.fingerprint, f"{_instance(alert)}|{channel}")
-    return row is not None and row.data.get("status") in ("sent", "digested")
+    return str(row.data.get("status", "")) if row is not None else ""
+
+
+def _already_sent(deps: Deps, alert: Alert, channel: str) -> bool:
+    return _status(deps, alert, channel) in ("sent", "digested")
 
 
 def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> Message:
@@ -107,7 +115,9 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
                                             "reason": decision.reason})
         return outcome
     health = {c: channel_health(deps, c) for c in ("teams", "email")}
-    for channel in with_fallback(decision.channels, health, policy, dequeue_count, decision.recipients):
+    failed_before = frozenset(c for c in decision.channels if _status(deps, alert, c) == "failed")
+    for channel in with_fallback(decision.channels, health, policy, dequeue_count, decision.recipients, now,
+                                 failed_before):
         if _already_sent(deps, alert, channel):
             outcome.sent.append(channel)
             continue
@@ -188,5 +198,9 @@ def report_poison(deps: Deps, text: str, now: datetime) -> list[str]:
             log.error("poison alert could not be delivered", extra={"channel": channel,
                                                                     "error_type": type(exc).__name__})
     if not delivered:
-        raise DeliveryFailed("no channel accepted the poison notice")
+        # Every channel is down. Nothing is dropped: the original goes back on the alerts queue, hidden
+        # for a while, and is tried again from the start when the channels may be back.
+        deps.alerts.requeue(text, POISON_RETRY_DELAY)
+        log.error("no channel accepted the poison notice; the alert was put back on the queue",
+                  extra={"delay_s": POISON_RETRY_DELAY.total_seconds()})
     return delivered

@@ -91,17 +91,38 @@ def test_a_failing_channel_raises_for_retry_and_the_retry_skips_the_channel_that
     assert len(world.email.sent) == 1 and len(world.teams.sent) == 1
 
 
-def test_after_repeated_failures_teams_alerts_fall_back_to_email() -> None:
+def test_a_message_that_keeps_failing_on_teams_goes_to_email_on_its_fourth_attempt() -> None:
     world = World()
     world.teams.down = True
-    quiet = world.alert(dataset="quiet", subject="x")
+    alert = world.alert(dataset="scores")
     for attempt in (1, 2, 3):
         with pytest.raises(dispatch_alerts.DeliveryFailed):
-            world.send(quiet, attempt)
-    world.clock.advance(seconds=30)
-    # Teams has now failed three times in a row: a dataset with an email route gets email instead.
-    outcome = world.send(world.alert(subject="y"))
-    assert outcome.sent == ["email"] and world.teams.sent == []
+            world.send(alert, attempt)
+    assert len(world.email.sent) == 1          # the email copy went out on the first attempt
+    assert world.send(alert, attempt=4).sent == ["email"] and world.teams.sent == []
+
+
+def test_a_channel_failing_for_minutes_is_bypassed_then_probed_again() -> None:
+    world = World()
+    world.teams.down = True
+    with pytest.raises(dispatch_alerts.DeliveryFailed):
+        world.send(world.alert(subject="a"))
+    world.clock.advance(minutes=3)
+    with pytest.raises(dispatch_alerts.DeliveryFailed):
+        world.send(world.alert(subject="b"))
+    # Failing for 3 minutes: new alerts skip Teams and go by email straight away.
+    assert world.send(world.alert(subject="c")).sent == ["email"]
+    world.teams.down = False
+    world.clock.advance(minutes=3)
+    # Past the probe delay Teams is tried again, and it is back.
+    assert sorted(world.send(world.alert(subject="d")).sent) == ["email", "teams"]
+
+
+def test_a_teams_only_alert_during_an_outage_is_retried_not_dropped() -> None:
+    world = World()
+    world.teams.down = True
+    with pytest.raises(dispatch_alerts.DeliveryFailed):
+        world.send(world.alert(dataset="quiet"), attempt=5)
 
 
 def test_a_poison_message_is_reported_on_every_channel() -> None:

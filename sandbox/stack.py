@@ -1,0 +1,97 @@
+"""The whole sandbox in one object: Azurite, the ADF, Power BI and Teams emulators, an SMTP sink, and
+the local Functions host running ``function_app.app``. Used by ``make demo``, the end-to-end tests
+and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Stack:
+    def __init__(self, workdir: Path | None = None, *, pipelines_config: Path | None = None,
+                 queue_visibility: str = "00:00:01", verdict_wait: str = "20s",
+                 extra_settings: dict[str, str] | None = None) -> None:
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="autopilot-stack-"))
+        self.pipelines_config = pipelines_config or ROOT / "pipelines.yaml"
+        self.queue_visibility = queue_visibility
+        self.verdict_wait = verdict_wait
+        self.extra_settings = extra_settings or {}
+        self._stack = ExitStack()
+        self.settings: dict[str, str] = {}
+
+    def __enter__(self) -> Stack:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from sandbox.adf_emulator import ADFEmulator
+        from sandbox.azurite import Azurite
+        from sandbox.host import LocalHost
+        from sandbox.powerbi_emulator import PowerBIEmulator
+        from sandbox.smtp_sink import SmtpSink
+        from sandbox.teams_sink import TeamsSink
+        from shared import bootstrap
+        from shared.adapters.storage import AzureBlobStore
+        from shared.config import StorageTarget
+
+        self.azurite = self._stack.enter_context(Azurite(self.workdir / "azurite"))
+        conn = self.azurite.connection_string
+        self.adf = self._stack.enter_context(ADFEmulator(config={"DATA_STORAGE": conn}))
+        self.powerbi = self._stack.enter_context(PowerBIEmulator())
+        self.teams = self._stack.enter_context(TeamsSink())
+        self.smtp = self._stack.enter_context(SmtpSink())
+        self.settings = {
+            "AzureWebJobsStorage": conn, "DATA_STORAGE": conn,
+            "PIPELINES_CONFIG": str(self.pipelines_config), "UPSTREAM_SCHEDULE": "0 0 * * * *",
+            "FOLLOWUP_SCHEDULE": "0 */5 * * * *", "OUTPUT_CONTAINER": "outputs",
+            "ADF_SUBSCRIPTION_ID": self.adf.subscription_id, "ADF_RESOURCE_GROUP": self.adf.resource_group,
+            "ADF_FACTORY_NAME": self.adf.factory_name, "ADF_ENDPOINT": self.adf.url,
+            "STATE_TABLE_PREFIX": "sbx" + uuid.uuid4().hex[:8],
+            "POWERBI_API_URL": self.powerbi.base_url, "TEAMS_WEBHOOK_URL": self.teams.url,
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp.port), "SMTP_SENDER": "autopilot@example.com",
+            "SMTP_TLS": "auto", "ALERT_EMAIL_TO": "oncall@example.com", "VERDICT_WAIT": self.verdict_wait,
+            **self.extra_settings,
+        }
+        host_json = json.loads((ROOT / "host.json").read_text())
+        host_json["extensions"]["queues"]["visibilityTimeout"] = self.queue_visibility
+        self.host = self._stack.enter_context(LocalHost(_app(), self.settings, host_json=host_json,
+                                                        poll_interval=0.2))
+        self.adf.configure(webhook_url=f"{self.host.url}/pipeline-events", webhook_key=self.host.default_key,
+                           queue_delay=0.0, run_duration=0.2)
+        self.deps = bootstrap.build_deps(self.settings)
+        self.blobs = AzureBlobStore(StorageTarget(connection_string=conn))
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stack.close()
+
+    def queue_messages(self, queue: str) -> list[dict[str, Any]]:
+        """Peek the JSON messages waiting on a queue (base64, as the Functions host writes them)."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.queue import QueueClient
+
+        client = QueueClient.from_connection_string(self.azurite.connection_string, queue)
+        try:
+            return [json.loads(base64.b64decode(m.content)) for m in client.peek_messages(max_messages=32)]
+        except ResourceNotFoundError:
+            return []
+
+
+def _app() -> Any:
+    import function_app
+
+    return function_app.app
