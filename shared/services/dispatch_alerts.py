@@ -191,6 +191,8 @@ def report_poison(deps: Deps, text: str, now: datetime) -> list[str]:
     delivered = []
     recipients = tuple(_routes(deps, dataset).email or deps.dispatch.default_email)
     for channel, notifier in deps.notifiers.items():
+        if channel == "email" and not recipients:
+            continue
         try:
             notifier.send(message_for(channel, [alert], recipients))
             delivered.append(channel)

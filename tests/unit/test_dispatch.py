@@ -126,10 +126,20 @@ def test_a_teams_only_alert_during_an_outage_is_retried_not_dropped() -> None:
 
 
 def test_a_poison_message_is_reported_on_every_channel() -> None:
-    world = World()
+    world = World(default_email=("oncall@example.com",))
     delivered = dispatch_alerts.report_poison(world.deps, "{not json", world.clock.now())
     assert sorted(delivered) == ["email", "teams"]
     assert "unreadable alert message" in world.teams.sent[0].text
+    assert world.email.sent[0].to == ("oncall@example.com",)
+
+
+def test_a_poison_notice_no_channel_takes_puts_the_alert_back_on_the_queue() -> None:
+    world = World()
+    world.teams.down = True
+    text = world.alert(dataset="quiet").to_json()
+    assert dispatch_alerts.report_poison(world.deps, text, world.clock.now()) == []
+    sink = world.deps.alerts
+    assert isinstance(sink, ListAlertSink) and sink.requeued[0][0] == text
 
 
 def test_a_malformed_alert_message_raises_so_it_reaches_the_poison_queue() -> None:

@@ -1,0 +1,191 @@
+"""The pipeline webhook's decisions on fakes: verification, circuit breaker, refresh politeness, auth."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.core.models import RunStatus
+from shared.core.spec import PipelinesConfig
+from shared.core.typed import coerce
+from shared.errors import Conflict, Rejected, Throttled
+from shared.ports import Entity, RefreshState
+from shared.services import pipeline_events, refresh, webhook
+from shared.services.deps import Deps, row_key
+from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingRunner
+
+
+class FakeRefresher:
+    def __init__(self) -> None:
+        self.requested: list[tuple[str, str]] = []
+        self.running = False
+        self.fail_next: list[Exception] = []
+        self.states: dict[str, RefreshState] = {}
+
+    def latest_refresh(self, workspace: str, dataset: str) -> RefreshState | None:
+        return RefreshState("r0", "Unknown") if self.running else None
+
+    def start_refresh(self, workspace: str, dataset: str, options: Mapping[str, Any] | None = None) -> str:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.requested.append((workspace, dataset))
+        request_id = f"req-{len(self.requested)}"
+        self.states[request_id] = RefreshState(request_id, "Unknown")
+        return request_id
+
+    def get_refresh(self, workspace: str, dataset: str, request_id: str) -> RefreshState:
+        return self.states[request_id]
+
+
+class DenyAll:
+    def verify(self, authorization: str | None) -> str:
+        raise Rejected("a bearer token is required", status=401)
+
+
+class World:
+    def __init__(self, refresh_on_warn: bool = False, limit: int = 8) -> None:
+        config, problems = coerce(PipelinesConfig, {"datasets": [{
+            "name": "scores", "upstream": {"container": "upstream"}, "pipeline": {"name": "score_batch"},
+            "output": {"container": "outputs", "prefix": "scores"},
+            "powerbi": [{"workspace": "ws", "dataset": "ds", "refresh_on_warn": refresh_on_warn}]}]})
+        assert config is not None, problems
+        self.clock = FixedClock()
+        self.runner = RecordingRunner(self.clock)
+        self.refresher = FakeRefresher()
+        self.alerts = ListAlertSink()
+        self.deps = Deps(config, self.clock, MemoryBlobStore(), MemoryStateStore(), self.runner, self.alerts,
+                         refresher=self.refresher, powerbi_daily_limit=limit, factory_name="adf-prod",
+                         verdict_wait=timedelta(0))
+
+    def run(self, batch: str = "scores:2026/11/21", verdict: str | None = "pass", failed: str = "") -> str:
+        run_id = self.runner.start_run("score_batch", {"batchId": batch})
+        if failed:
+            self.runner.activities[run_id] = [{"name": failed, "status": "Failed", "error": "disk full"}]
+        if verdict is not None:
+            key = batch.split(":", 1)[1]
+            self.deps.state.upsert(Entity(self.deps.tables.verdicts, "scores", row_key(key),
+                                          {"batch": key, "files": "{}", "status": verdict}))
+        return run_id
+
+    def post(self, run_id: str, status: str = "Succeeded", **extra: Any) -> pipeline_events.Reply:
+        body = {"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id, "status": status,
+                "batchId": "scores:2026/11/21", **extra}
+        return pipeline_events.handle(self.deps, json.dumps(body).encode(), "application/json", self.clock.now())
+
+
+def test_a_good_run_with_passing_outputs_refreshes_once() -> None:
+    world = World()
+    reply = world.post(world.run())
+    assert reply.status == 200 and reply.body["decision"] == "refresh_started"
+    assert world.refresher.requested == [("ws", "ds")] and world.alerts.codes() == []
+
+
+def test_the_body_is_not_trusted_adf_says_an_activity_failed() -> None:
+    world = World()
+    reply = world.post(world.run(failed="Score"))
+    assert reply.body["decision"] == "refresh_held" and world.refresher.requested == []
+    assert world.alerts.codes() == ["run_failed", "refresh_held"]
+    assert "in activity Score: disk full" in world.alerts.alerts[0].message
+
+
+def test_failing_outputs_hold_the_refresh_and_say_why() -> None:
+    world = World()
+    reply = world.post(world.run(verdict="fail"))
+    assert reply.body["refreshes"][0]["reason"] == "its outputs failed validation"
+    assert world.alerts.codes() == ["refresh_held"] and world.refresher.requested == []
+
+
+@pytest.mark.parametrize(("refresh_on_warn", "decision"), [(False, "refresh_held"), (True, "refresh_started")])
+def test_warned_outputs_refresh_only_when_configured(refresh_on_warn: bool, decision: str) -> None:
+    world = World(refresh_on_warn=refresh_on_warn)
+    assert world.post(world.run(verdict="warn")).body["decision"] == decision
+
+
+def test_outputs_not_validated_hold_the_refresh() -> None:
+    world = World()
+    reply = world.post(world.run(verdict=None))
+    assert "its outputs have not been validated" in reply.body["refreshes"][0]["reason"]
+
+
+def test_a_retried_web_activity_gets_the_stored_answer() -> None:
+    world = World()
+    run_id = world.run(verdict="fail")
+    world.post(run_id)
+    again = world.post(run_id)
+    assert again.body["duplicate"] is True and world.alerts.codes() == ["refresh_held"]
+
+
+def test_a_refresh_already_running_is_queued_and_requested_by_the_follow_up() -> None:
+    world = World()
+    world.refresher.running = True
+    assert world.post(world.run()).body["decision"] == "refresh_queued"
+    world.refresher.running = False
+    world.clock.advance(minutes=3)
+    assert refresh.follow_up(world.deps, world.clock.now())["requested"] == 1
+    assert world.refresher.requested == [("ws", "ds")]
+
+
+def test_a_throttled_refresh_waits_for_retry_after() -> None:
+    world = World()
+    world.refresher.fail_next = [Throttled("429", retry_after=600)]
+    world.post(world.run())
+    world.clock.advance(minutes=5)
+    assert refresh.follow_up(world.deps, world.clock.now())["requested"] == 0
+    world.clock.advance(minutes=6)
+    assert refresh.follow_up(world.deps, world.clock.now())["requested"] == 1
+
+
+def test_a_conflict_from_power_bi_is_queued_not_failed() -> None:
+    world = World()
+    world.refresher.fail_next = [Conflict("already running")]
+    assert world.post(world.run()).body["decision"] == "refresh_queued"
+
+
+def test_the_daily_budget_holds_refreshes_beyond_it() -> None:
+    world = World(limit=1)
+    world.post(world.run(batch="scores:2026/11/21"))
+    second = world.run(batch="scores:2026/11/21")
+    reply = world.post(second)
+    assert reply.body["refreshes"][0]["state"] == "held"
+    assert world.alerts.codes() == ["refresh_budget_exhausted"]
+
+
+def test_a_failed_refresh_is_alerted_by_the_follow_up() -> None:
+    world = World()
+    world.post(world.run())
+    world.refresher.states["req-1"] = RefreshState("req-1", "Failed", error="credentials expired")
+    counts = refresh.follow_up(world.deps, world.clock.now())
+    assert counts["failed"] == 1 and world.alerts.codes() == ["refresh_failed"]
+    assert "credentials expired" in world.alerts.alerts[0].message
+    assert refresh.follow_up(world.deps, world.clock.now())["failed"] == 0   # alerted once
+
+
+def test_a_slow_run_is_flagged_against_its_history() -> None:
+    world = World()
+    for day in range(10):
+        run_id = world.runner.start_run("score_batch", {"batchId": f"scores:2026/10/{day + 1:02d}"})
+        world.clock.advance(minutes=10)
+        world.runner.finish(run_id, RunStatus.SUCCEEDED)
+        world.clock.advance(hours=23, minutes=50)
+    run_id = world.run()
+    world.clock.advance(hours=2)
+    world.post(run_id)
+    assert "run_slow" in world.alerts.codes()
+
+
+def test_the_edge_maps_a_bad_token_to_401_and_config_errors_to_503() -> None:
+    world = World()
+    denied = Deps(**{**world.deps.__dict__, "token_verifier": DenyAll()})
+    reply = webhook.handle_request(lambda: denied, None, b"{}", "application/json")
+    assert reply.status == 401 and "WWW-Authenticate" in reply.headers
+
+    def broken() -> Deps:
+        from shared.errors import ConfigError
+        raise ConfigError(["AzureWebJobsStorage: not set"])
+
+    reply = webhook.handle_request(broken, None, b"{}", "application/json")
+    assert reply.status == 503 and "AzureWebJobsStorage" not in json.dumps(reply.body)
