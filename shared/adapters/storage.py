@@ -133,7 +133,7 @@ class AzureBlobStore:
         self._containers.add(container)
 
 
-_SYSTEM_FIELDS = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
+_SYSTEM_FIELDS = frozenset({"PartitionKey", "RowKey", "Timestamp"})
 
 
 class TableStateStore:

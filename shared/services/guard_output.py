@@ -83,7 +83,7 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     info = deps.data.get_blob_info(container, name)
     receipt_row = row_key(name)
     receipt = deps.state.get(deps.tables.receipts, ds.name, receipt_row)
-    if receipt is not None and receipt.data.get("etag") == info.etag:
+    if receipt is not None and receipt.data.get("blob_etag") == info.etag:
         outcome.duplicate, outcome.status = True, str(receipt.data.get("status", "pass"))
         outcome.report_blob = str(receipt.data.get("report", ""))
         return outcome
@@ -112,7 +112,7 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     if outcome.batch:
         _update_verdict(deps, ds.name, outcome.batch, name, outcome.status)
     deps.state.upsert(Entity(deps.tables.receipts, ds.name, receipt_row,
-                             {"etag": info.etag, "status": outcome.status, "report": outcome.report_blob,
+                             {"blob_etag": info.etag, "status": outcome.status, "report": outcome.report_blob,
                               "at": now.isoformat()}))
     return outcome
 

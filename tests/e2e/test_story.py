@@ -1,0 +1,17 @@
+"""The whole story on the sandbox, exactly as ``make demo`` plays it: every step must happen."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_the_demo_story_plays_as_designed(capsys: pytest.CaptureFixture[str]) -> None:
+    from sandbox import demo
+
+    code = demo.main()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "FAIL " not in out
+    for step in ("tick 2: exactly one ADF run started", "tick 3: the batch already ran, nothing new started",
+                 "Power BI: refresh held", "after the outage the retried alerts reached Teams"):
+        assert step in out
