@@ -6,6 +6,7 @@ and reported at once, naming the setting, or the file, line and field.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -405,6 +406,20 @@ def app_root() -> FsPath:
     return FsPath(__file__).resolve().parent.parent
 
 
+def _default_workspaces(pipelines: spec.PipelinesConfig, default: str) -> tuple[spec.PipelinesConfig, list[str]]:
+    """Fill in POWERBI_WORKSPACE_ID where a powerbi entry names no workspace."""
+    missing: list[str] = []
+    datasets = []
+    for ds in pipelines.datasets:
+        targets = []
+        for target in ds.powerbi:
+            if not target.workspace and not default:
+                missing.append(ds.name)
+            targets.append(target if target.workspace else dataclasses.replace(target, workspace=default))
+        datasets.append(dataclasses.replace(ds, powerbi=tuple(targets)))
+    return dataclasses.replace(pipelines, datasets=tuple(datasets)), missing
+
+
 def load_all(env: Mapping[str, str] | None = None) -> tuple[Settings, spec.PipelinesConfig]:
     """Settings and pipelines config together; problems from both are reported in one error."""
     problems: list[str] = []
@@ -426,6 +441,10 @@ def load_all(env: Mapping[str, str] | None = None) -> tuple[Settings, spec.Pipel
                      f"container the output guard watches (OUTPUT_CONTAINER={settings.output_container!r})"
                      for ds in pipelines.datasets
                      if ds.output is not None and ds.output.container != settings.output_container]
+    if settings is not None and pipelines is not None:
+        pipelines, missing = _default_workspaces(pipelines, settings.powerbi.default_workspace)
+        problems += [f"{config_path}: datasets.{name}.powerbi: names no workspace and POWERBI_WORKSPACE_ID is "
+                     "not set" for name in missing]
     if settings is not None and pipelines is not None and settings.factory is None and any(
             ds.pipeline for ds in pipelines.datasets):
         problems.append("ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME: not set, but "

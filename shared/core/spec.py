@@ -184,8 +184,8 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class PowerBIDataset:
-    workspace: str
     dataset: str
+    workspace: str = ""                 # empty: the POWERBI_WORKSPACE_ID app setting
     refresh_on_warn: bool = False
     enhanced: Mapping[str, Any] | None = None
 

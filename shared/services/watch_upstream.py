@@ -182,7 +182,7 @@ def _start(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: PipelineSpec
         except ExternalError:
             pass
         outcome.errors.append({**info, "error": str(exc)})
-        if isinstance(exc, Rejected):
+        if isinstance(exc, (Rejected, NotFound)):
             _emit(deps, outcome, Alert(
                 ds.name, "run_start_failed", Severity.FAIL,
                 f"ADF refused to start pipeline {pipeline.name} for batch {batch.key}: {exc}", now,
