@@ -215,6 +215,7 @@ module factory 'modules/data-factory.bicep' = if (createFactory) {
     name: newFactoryName
     location: location
     tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
   }
 }
 

@@ -82,6 +82,12 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         api = settings.powerbi.api_url
         refresher = PowerBIRefresher(base_url=api, client_id=settings.client_id,
                                      token_provider=(lambda: "sandbox-token") if _is_loopback(api) else None)
+    durations = None
+    if settings.log_analytics_workspace:
+        from shared.adapters.log_analytics import LogAnalyticsDurations
+
+        durations = LogAnalyticsDurations(settings.log_analytics_workspace, client_id=settings.client_id,
+                                          endpoint=settings.log_analytics_endpoint)
     notifiers = _notifiers(settings)
     policy = DispatchPolicy(cooldown=settings.channels.cooldown, default_email=settings.channels.email_to,
                             teams_configured="teams" in notifiers, email_configured="email" in notifiers)
@@ -102,6 +108,7 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         factory_name=settings.factory.factory_name if settings.factory else "",
         run_links=_run_links(settings.factory),
         verdict_wait=settings.verdict_wait,
+        durations=durations,
         token_verifier=_token_verifier(settings),
     )
 

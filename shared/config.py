@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,7 @@ from shared.core.schedule import Schedule
 from shared.core.typed import Invalid, Path, Problem, coerce, parse_duration, render_path
 from shared.errors import ConfigError
 
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALERTS_QUEUE = "alerts"                 # fixed: the dispatcher's queue trigger names it
 ALERTS_POISON_QUEUE = "alerts-poison"   # where the Functions host moves messages that keep failing
 
@@ -80,6 +82,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 infra=False),
     SettingSpec("LOG_ANALYTICS_WORKSPACE_ID", "Workspace (customer) id: run durations come from ADFPipelineRun "
                 "there; empty: from the factory's run history."),
+    SettingSpec("LOG_ANALYTICS_ENDPOINT", "Log Analytics query endpoint (the sandbox points it at its emulator).",
+                default="https://api.loganalytics.io", infra=False),
     SettingSpec("WEBHOOK_AUTH_AUDIENCE", "When set, /api/pipeline-events also needs an Entra ID bearer token for "
                 "this audience (on top of the function key)."),
     SettingSpec("WEBHOOK_AUTH_TENANT_ID", "Tenant whose tokens are accepted."),
@@ -169,6 +173,7 @@ class Settings:
     log_analytics_workspace: str | None = None
     webhook_auth: WebhookAuth | None = None
     verdict_wait: timedelta = timedelta(seconds=20)
+    log_analytics_endpoint: str = "https://api.loganalytics.io"
 
 
 def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
@@ -231,12 +236,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         verdict_wait = parse_duration(get("VERDICT_WAIT"))
     except Invalid as exc:
         problems.append(f"VERDICT_WAIT: {exc}")
+    workspace = env.get("LOG_ANALYTICS_WORKSPACE_ID", "")
+    if workspace and not _GUID.match(workspace):
+        problems.append(f"LOG_ANALYTICS_WORKSPACE_ID: {workspace!r} is not a workspace id (a GUID, the "
+                        "workspace's customer id)")
     if problems:
         raise ConfigError(problems, "app settings")
     assert app_storage is not None and data_storage is not None and schedule is not None
     return Settings(app_storage, data_storage, get("PIPELINES_CONFIG"), schedule, factory, client_id,
                     prefix, claim_timeout, get("OUTPUT_CONTAINER"), followup, channels, powerbi,
-                    env.get("LOG_ANALYTICS_WORKSPACE_ID") or None, webhook_auth, verdict_wait)
+                    workspace or None, webhook_auth, verdict_wait, get("LOG_ANALYTICS_ENDPOINT").rstrip("/"))
 
 
 def _configured(value: str | None) -> str | None:

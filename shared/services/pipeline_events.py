@@ -140,10 +140,17 @@ def verify(deps: Deps, event: PipelineEvent, now: datetime) -> tuple[breaker.Run
 def _duration_judgement(deps: Deps, pipeline: str, facts: breaker.RunFacts, now: datetime) -> Alert | None:
     if facts.duration_s is None or deps.runner is None:
         return None
-    history = deps.durations(pipeline, now - DURATION_HISTORY, now) if deps.durations else [
-        (r.run_start, (r.run_end - r.run_start).total_seconds())
-        for r in deps.runner.query_runs(pipeline, now - DURATION_HISTORY, now)
-        if r.run_start and r.run_end and r.status is RunStatus.SUCCEEDED and r.run_id != facts.run_id]
+    history: list[tuple[datetime, float]] = []
+    if deps.durations is not None:
+        try:
+            history = deps.durations(pipeline, now - DURATION_HISTORY, now)
+        except ExternalError as exc:
+            # Log Analytics down or empty must not block the run's decision: use the factory's history.
+            log.warning("run history from Log Analytics unavailable", extra={"error_type": type(exc).__name__})
+    if not history:
+        history = [(r.run_start, (r.run_end - r.run_start).total_seconds())
+                   for r in deps.runner.query_runs(pipeline, now - DURATION_HISTORY, now)
+                   if r.run_start and r.run_end and r.status is RunStatus.SUCCEEDED and r.run_id != facts.run_id]
     j = judge([Point(t, d) for t, d in history], Point(facts.started or now, facts.duration_s), DURATION_SPEC)
     if j.verdict not in (Verdict.WARN, Verdict.FAIL) or j.score <= 0:
         return None
