@@ -64,6 +64,12 @@ def _backtest(args: argparse.Namespace) -> int:
     return backtest.run(args.rest)
 
 
+def _send_test_alert(args: argparse.Namespace) -> int:
+    from cli import send_test_alert
+
+    return send_test_alert.run(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autopilot", description="Operate ADF Autopilot.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -78,15 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("backtest", help="replay history observations through the detectors", add_help=False)
     replay.add_argument("rest", nargs=argparse.REMAINDER)
     replay.set_defaults(handler=_backtest)
+    test_alert = sub.add_parser("send-test-alert", help="send one test alert through the configured channels",
+                                add_help=False)
+    test_alert.add_argument("rest", nargs=argparse.REMAINDER)
+    test_alert.set_defaults(handler=_send_test_alert)
     return parser
 
 
+PASS_THROUGH = {"validate": "_validate", "backtest": "_backtest", "send-test-alert": "_send_test_alert"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if argv and argv[0] in PASS_THROUGH:
+        # These commands own their arguments (argparse.REMAINDER drops a leading --option).
+        args = argparse.Namespace(rest=argv[1:], handler=globals()[PASS_THROUGH[argv[0]]])
+        return _run(args)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage problem
         return EXIT_CANNOT_RUN if exc.code else 0
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
         return code

@@ -20,4 +20,5 @@ ALERT_CODES: dict[str, str] = {
     "refresh_held": "the Power BI refresh was held: the run failed or its outputs did not pass",
     "refresh_failed": "Power BI refused the refresh, or the refresh ended Failed",
     "refresh_budget_exhausted": "the dataset used its daily refresh budget; the refresh was not requested",
+    "test_alert": "sent by `autopilot send-test-alert` to prove a channel works",
 }
