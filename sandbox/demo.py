@@ -124,7 +124,7 @@ def main() -> int:
             timeline.say("adf", f"run {runs[0]['runId'][:8]}… {finished['status']}: scored the batch into "
                                 "outputs/scores/…, then called /api/pipeline-events")
             verdict = guard_output.read_verdict(deps, "scores", f"{day:%Y/%m/%d}")
-            timeline.check(bool(verdict) and verdict["status"] == "pass",
+            timeline.check(verdict is not None and verdict["status"] == "pass",
                            "output guard: the output passed its contract and history")
             decision = pipeline_events.status_of(deps, runs[0]["runId"]).body
             timeline.say("webhook", f"run verified with ADF; decision: {decision.get('decision')}")
@@ -148,7 +148,7 @@ def main() -> int:
         if runs2:
             adf.wait_finished(runs2[0]["runId"], timeout=90)
             verdict2 = guard_output.read_verdict(deps, "scores", f"{other:%Y/%m/%d}")
-            timeline.check(bool(verdict2) and verdict2["status"] == "fail",
+            timeline.check(verdict2 is not None and verdict2["status"] == "fail",
                            f"output guard: the anomalous output failed ({verdict2 and verdict2['status']})")
             decision2 = pipeline_events.status_of(deps, runs2[0]["runId"]).body
             timeline.say("webhook", f"decision: {decision2.get('decision')}; "
