@@ -1,4 +1,5 @@
-"""HTTP: the pipeline's final Web activity reports the run; verify, refresh or hold, alert."""
+"""HTTP: the pipeline's final Web activity reports the run (202 + Location); a queue worker verifies it,
+refreshes or holds, and alerts."""
 
 from __future__ import annotations
 
@@ -36,3 +37,14 @@ def pipeline_event_status(req: func.HttpRequest) -> func.HttpResponse:
     reply = webhook.status_request(bootstrap.get_deps, req.headers.get("authorization"),
                                    req.route_params.get("run_id", ""))
     return _response(reply.status, reply.body, reply.headers)
+
+
+@bp.function_name("pipeline_events_worker")
+@bp.queue_trigger(arg_name="message", queue_name="pipeline-events", connection="AzureWebJobsStorage")
+def pipeline_events_worker(message: func.QueueMessage) -> None:
+    from shared import bootstrap
+    from shared.services import pipeline_events as service
+
+    deps = bootstrap.get_deps()
+    outcome = service.process(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())
+    log.info("pipeline event processed", extra={"outcome": outcome})

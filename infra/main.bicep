@@ -135,6 +135,8 @@ var appQueues = [
   'alerts'
   'alerts-poison'
   'webjobs-blobtrigger-poison'
+  'pipeline-events'
+  'pipeline-events-poison'
 ]
 // shared.services.deps.Tables(prefix='autopilot').all()
 var stateTables = [

@@ -86,7 +86,7 @@ class ADFEmulator:
         self.requests: list[dict[str, Any]] = []
         self._threads: list[threading.Thread] = []
         self._host = host
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._serve_thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -409,6 +409,11 @@ class ADFEmulator:
             return 404, {"error": f"no admin call {method} {path}"}
         except (ValueError, TypeError) as exc:
             return 400, {"error": str(exc)}
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256   # many concurrent callers: a short backlog turns into 1 s SYN retries
+    daemon_threads = True
 
 
 def _json_body(body: bytes) -> Any:

@@ -89,9 +89,17 @@ def seed_history(deps: Any, timeline: Timeline) -> None:
     timeline.say("history", f"seeded {SEED_DAYS} days of output history (profiles of generated normal outputs)")
 
 
+def decided(deps: Any, run_id: str) -> dict[str, Any]:
+    """The webhook answers 202 at once; its worker decides moments later (what GET Location shows)."""
+    from shared.services import pipeline_events
+
+    reply = wait(lambda: r if (r := pipeline_events.status_of(deps, run_id)).status == 200 else None, 60)
+    return reply.body if reply else {}
+
+
 def main() -> int:
     from sandbox.stack import Stack
-    from shared.services import guard_output, pipeline_events
+    from shared.services import guard_output
 
     logging.getLogger().addHandler(logging.NullHandler())   # the timeline is the demo's output
     timeline = Timeline()
@@ -123,10 +131,10 @@ def main() -> int:
             finished = adf.wait_finished(runs[0]["runId"], timeout=90)
             timeline.say("adf", f"run {runs[0]['runId'][:8]}… {finished['status']}: scored the batch into "
                                 "outputs/scores/…, then called /api/pipeline-events")
-            verdict = guard_output.read_verdict(deps, "scores", f"{day:%Y/%m/%d}")
+            verdict = wait(lambda: guard_output.read_verdict(deps, "scores", f"{day:%Y/%m/%d}"), 30)
             timeline.check(verdict is not None and verdict["status"] == "pass",
                            "output guard: the output passed its contract and history")
-            decision = pipeline_events.status_of(deps, runs[0]["runId"]).body
+            decision = decided(deps, runs[0]["runId"])
             timeline.say("webhook", f"run verified with ADF; decision: {decision.get('decision')}")
             timeline.check(decision.get("decision") == "refresh_started" and len(stack.powerbi.refreshes()) == 1,
                            "Power BI: one refresh requested because the run succeeded and its outputs passed")
@@ -147,10 +155,10 @@ def main() -> int:
         timeline.check(tick.succeeded and len(runs2) == 1, "tick 4: one run started for that batch")
         if runs2:
             adf.wait_finished(runs2[0]["runId"], timeout=90)
-            verdict2 = guard_output.read_verdict(deps, "scores", f"{other:%Y/%m/%d}")
+            verdict2 = wait(lambda: guard_output.read_verdict(deps, "scores", f"{other:%Y/%m/%d}"), 30)
             timeline.check(verdict2 is not None and verdict2["status"] == "fail",
                            f"output guard: the anomalous output failed ({verdict2 and verdict2['status']})")
-            decision2 = pipeline_events.status_of(deps, runs2[0]["runId"]).body
+            decision2 = decided(deps, runs2[0]["runId"])
             timeline.say("webhook", f"decision: {decision2.get('decision')}; "
                                     + "; ".join(r.get("reason", "") for r in decision2.get("refreshes", [])))
             timeline.check(decision2.get("decision") == "refresh_held" and len(stack.powerbi.refreshes()) == 1,

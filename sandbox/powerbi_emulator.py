@@ -358,6 +358,7 @@ class PowerBIEmulator:
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 256   # many concurrent callers: a short backlog turns into 1 s SYN retries
     """A threading HTTP server that does not print a traceback when a client hangs up mid-request."""
 
     daemon_threads = True

@@ -50,7 +50,8 @@ class Stack:
 
         self.azurite = self._stack.enter_context(Azurite(self.workdir / "azurite"))
         conn = self.azurite.connection_string
-        self.adf = self._stack.enter_context(ADFEmulator(config={"DATA_STORAGE": conn}))
+        # ADF answers queryPipelineRuns in pages of up to 100 runs.
+        self.adf = self._stack.enter_context(ADFEmulator(config={"DATA_STORAGE": conn}, page_size=100))
         self.powerbi = self._stack.enter_context(PowerBIEmulator())
         self.teams = self._stack.enter_context(TeamsSink())
         self.smtp = self._stack.enter_context(SmtpSink())

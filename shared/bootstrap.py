@@ -66,7 +66,7 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
     from shared import config
     from shared.adapters.blob_profiler import BlobProfiler
     from shared.adapters.clock import SystemClock
-    from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore
+    from shared.adapters.storage import AzureBlobStore, QueueAlertSink, StorageQueue, TableStateStore
     from shared.core.dispatch import DispatchPolicy
 
     settings, pipelines = config.load_all(env)
@@ -110,6 +110,7 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         verdict_wait=settings.verdict_wait,
         durations=durations,
         token_verifier=_token_verifier(settings),
+        events_queue=StorageQueue(settings.app_storage, config.EVENTS_QUEUE),
     )
 
 

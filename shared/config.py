@@ -22,7 +22,8 @@ from shared.errors import ConfigError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALERTS_QUEUE = "alerts"                 # fixed: the dispatcher's queue trigger names it
-ALERTS_POISON_QUEUE = "alerts-poison"   # where the Functions host moves messages that keep failing
+ALERTS_POISON_QUEUE = "alerts-poison"  # where the Functions host moves messages that keep failing
+EVENTS_QUEUE = "pipeline-events"        # fixed: the webhook's worker queue trigger names it
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,12 @@ class TokenVerifier(Protocol):
         ...
 
 
+class WorkQueue(Protocol):
+    def send(self, message: str, delay: timedelta = ...) -> None:
+        """Put a message on the queue, invisible for ``delay``."""
+        ...
+
+
 class AlertSink(Protocol):
     def emit(self, alert: Alert) -> None:
         """Put the alert on the durable alerts queue."""

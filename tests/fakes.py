@@ -178,3 +178,18 @@ class RecordingNotifier:
         if self.down:
             raise Unavailable(f"{self.channel} is down", status=503)
         self.sent.append(message)
+
+
+class ListQueue:
+    """A work queue that keeps its messages (with their delays) for the test to deliver."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, timedelta]] = []
+
+    def send(self, message: str, delay: timedelta = timedelta(0)) -> None:
+        self.messages.append((message, delay))
+
+    def drain(self) -> list[str]:
+        out = [m for m, _ in self.messages]
+        self.messages.clear()
+        return out

@@ -132,6 +132,7 @@ class HttpFront:
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 256   # many concurrent callers: a short backlog turns into 1 s SYN retries
     daemon_threads = False   # so server_close() can join in-flight requests: no thread outlives stop()
     block_on_close = True
     front: HttpFront

@@ -6,7 +6,7 @@ import io
 import threading
 from typing import Any
 
-from shared.adapters.storage import CLIENT_OPTIONS, credential_for, map_errors
+from shared.adapters.storage import client_options, credential_for, map_errors
 from shared.config import StorageTarget
 from shared.core.profile import Profile
 from shared.core.spec import Contract
@@ -53,7 +53,7 @@ class BlobProfiler:
 
     def __init__(self, target: StorageTarget, **options: Any) -> None:
         self._target = target
-        self._options = {**CLIENT_OPTIONS, **options}
+        self._options = client_options(options)
         self._client: Any = None
         self._lock = threading.Lock()
 

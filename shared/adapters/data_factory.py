@@ -170,7 +170,10 @@ class DataFactoryRunner:
         from azure.mgmt.datafactory import DataFactoryManagementClient
 
         # Our own loop decides every retry: azure-core's policy would retry a POST createRun on 500/503/504.
-        options: dict[str, Any] = {"retry_total": 0, "credential_scopes": [f"{self._endpoint}/.default"]}
+        from shared.adapters.http import azure_transport
+
+        options: dict[str, Any] = {"retry_total": 0, "credential_scopes": [f"{self._endpoint}/.default"],
+                                   "transport": azure_transport()}
         if is_local_emulator(self._endpoint):
             # The SDK refuses bearer tokens over http; the emulator only checks that one is present.
             options["authentication_policy"] = _emulator_auth_policy()

@@ -150,7 +150,9 @@ class LogAnalyticsDurations:
             credential: Any = _NoCredential()
         else:
             credential = self._credential or _default_credential(self._client_id)
-        return LogsQueryClient(credential, **options)
+        from shared.adapters.http import azure_transport
+
+        return LogsQueryClient(credential, transport=azure_transport(), **options)
 
     def _query(self, what: str, query: str, timespan: tuple[datetime, datetime]) -> LogsQueryResult:
         from azure.core.exceptions import (

@@ -132,9 +132,9 @@ class PowerBIRefresher:
     def _session(self) -> Any:
         session = getattr(self._local, "session", None)
         if session is None:
-            import requests
+            from shared.adapters.http import session as new_session
 
-            session = self._local.session = requests.Session()
+            session = self._local.session = new_session()
         return session
 
     def _call(self, method: str, url: str, what: str, *, json_body: Any = None,

@@ -24,6 +24,14 @@ CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.5,
                                   "connection_timeout": 10, "read_timeout": 60}
 
 
+def client_options(overrides: dict[str, Any]) -> dict[str, Any]:
+    from shared.adapters.http import azure_transport
+
+    options = {**CLIENT_OPTIONS, **overrides}
+    options["transport"] = azure_transport(options.pop("connection_timeout"), options.pop("read_timeout"))
+    return options
+
+
 def credential_for(target: StorageTarget) -> Any:
     from azure.identity import DefaultAzureCredential  # heavy, only in Azure
 
@@ -69,7 +77,7 @@ class AzureBlobStore:
 
     def __init__(self, target: StorageTarget, **options: Any) -> None:
         self._target = target
-        self._options = {**CLIENT_OPTIONS, **options}
+        self._options = client_options(options)
         self._client: Any = None
         self._lock = threading.Lock()
         self._containers: set[str] = set()
@@ -141,7 +149,7 @@ class TableStateStore:
 
     def __init__(self, target: StorageTarget, **options: Any) -> None:
         self._target = target
-        self._options = {**CLIENT_OPTIONS, **options}
+        self._options = client_options(options)
         self._client: Any = None
         self._tables: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -240,13 +248,13 @@ class TableStateStore:
         return f"{verb} {entity.table}/{entity.partition}/{entity.row}"
 
 
-class QueueAlertSink:
-    """AlertSink: JSON alerts on a storage queue, base64-encoded as the Functions host expects."""
+class StorageQueue:
+    """A storage queue of text messages, base64-encoded as the Functions host expects (WorkQueue)."""
 
     def __init__(self, target: StorageTarget, queue: str, **options: Any) -> None:
         self._target = target
         self._queue_name = queue
-        self._options = {**CLIENT_OPTIONS, **options}
+        self._options = client_options(options)
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -274,6 +282,16 @@ class QueueAlertSink:
                         raise
                 self._client = client
             return self._client
+
+    def send(self, message: str, delay: timedelta = timedelta(0)) -> None:
+        queue = self._queue()
+        seconds = int(delay.total_seconds())
+        map_errors(lambda: queue.send_message(message, visibility_timeout=seconds or None),
+                   f"send to queue {self._queue_name}")
+
+
+class QueueAlertSink(StorageQueue):
+    """AlertSink: JSON alerts on the alerts queue."""
 
     def emit(self, alert: Alert) -> None:
         queue = self._queue()

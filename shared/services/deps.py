@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import quote
 
 from shared.core.dispatch import DispatchPolicy
@@ -21,6 +22,7 @@ from shared.ports import (
     Profiler,
     StateStore,
     TokenVerifier,
+    WorkQueue,
 )
 
 
@@ -108,3 +110,5 @@ class Deps:
     durations: Callable[[str, datetime, datetime], list[tuple[datetime, float]]] | None = None
     verdict_wait: timedelta = timedelta(seconds=20)
     token_verifier: TokenVerifier | None = None
+    events_queue: WorkQueue | None = None                 # pipeline events waiting for a decision
+    cache: dict[str, Any] = field(default_factory=dict)   # per-worker memo (e.g. learned duration bands)

@@ -7,13 +7,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.core.baseline import Point, judge
-from shared.core.models import Alert, RunStatus, Severity
+from shared.core.models import Alert, Severity
 from shared.errors import ExternalError, NotFound
 from shared.ports import Entity
 from shared.services import dispatch_alerts, refresh
 from shared.services.deps import Deps
-from shared.services.pipeline_events import DURATION_HISTORY, DURATION_SPEC
+from shared.services.pipeline_events import duration_band
 
 log = logging.getLogger(__name__)
 STUCK_FACTOR = 2.0          # in progress longer than twice the top of the normal band
@@ -38,14 +37,8 @@ def run(deps: Deps, now: datetime) -> dict[str, Any]:
 def _limit(deps: Deps, pipeline: str, max_duration: timedelta | None, now: datetime) -> float | None:
     if max_duration is not None:
         return max_duration.total_seconds()
-    assert deps.runner is not None
-    history = [Point(r.run_start, (r.run_end - r.run_start).total_seconds())
-               for r in deps.runner.query_runs(pipeline, now - DURATION_HISTORY, now)
-               if r.run_start and r.run_end and r.status is RunStatus.SUCCEEDED]
-    if len(history) < DURATION_SPEC.min_history:
-        return None
-    j = judge(history, Point(now, 0.0), DURATION_SPEC)
-    return (j.high or 0) * STUCK_FACTOR if j.high else None
+    band = duration_band(deps, pipeline, now)
+    return band.high * STUCK_FACTOR if band is not None and band.high else None
 
 
 def check_stuck_runs(deps: Deps, now: datetime) -> int:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.core import breaker
-from shared.core.baseline import Point, Verdict, judge
+from shared.core.baseline import Judgement, Point, judge
 from shared.core.events import PipelineEvent, Rejection, parse_event
 from shared.core.models import Alert, RunStatus, Severity
 from shared.core.spec import DatasetSpec, HistorySpec
@@ -27,8 +28,10 @@ from shared.services.deps import Deps
 log = logging.getLogger(__name__)
 
 PROCESSING_TIMEOUT = timedelta(minutes=5)   # a claim older than this was abandoned by a dead worker
+VERDICT_POLL = timedelta(seconds=3)         # how soon the worker looks again for the output verdict
 DURATION_HISTORY = timedelta(days=30)
 DURATION_SPEC = HistorySpec(min_history=5, window=60, sensitivity=3.5, seasonality="none")
+BAND_TTL = timedelta(minutes=5)
 
 
 @dataclass
@@ -42,7 +45,17 @@ def location(run_id: str) -> str:
     return f"/api/pipeline-events/{run_id}"
 
 
-def handle(deps: Deps, body: bytes, content_type: str, now: datetime) -> Reply:
+def _accepted(run_id: str) -> Reply:
+    return Reply(202, {"state": "accepted", "runId": run_id,
+                       "detail": "the run is being verified; GET the Location for the decision"},
+                 {"Location": location(run_id), "Retry-After": "5"})
+
+
+def accept(deps: Deps, body: bytes, content_type: str, now: datetime) -> Reply:
+    """Validate the event, record it once, queue it for the worker: a fast 202 + Location.
+
+    A retried Web activity gets the stored decision (200) or the same 202 while it is being made.
+    """
     parsed = parse_event(body, content_type)
     if isinstance(parsed, Rejection):
         return Reply(parsed.status, parsed.body())
@@ -51,52 +64,88 @@ def handle(deps: Deps, body: bytes, content_type: str, now: datetime) -> Reply:
         return Reply(400, {"error": "the pipeline event is invalid",
                            "details": [f"factory: this app watches factory {deps.factory_name!r}, "
                                        f"not {event.factory!r}"]})
-    claim = Entity(deps.tables.events, event.run_id, "", {"state": "processing", "at": now.isoformat()})
+    existing = deps.state.get(deps.tables.events, event.run_id, "")
+    if existing is not None:
+        return _stored(existing) or _accepted(event.run_id)
+    record = {"state": "accepted", "at": now.isoformat(), "event": _event_json(event)}
     try:
-        claim = deps.state.insert(claim)
+        deps.state.insert(Entity(deps.tables.events, event.run_id, "", record))
     except Conflict:
-        return _existing(deps, event, now)
-    try:
-        reply = _decide(deps, event, now)
-    except ExternalError as exc:
-        deps.state.delete(claim)   # let the Web activity's retry try again
-        log.warning("pipeline event could not be verified", extra={"run_id": event.run_id, "error": str(exc)})
-        return Reply(503, {"error": "ADF could not be reached to verify the run; retry later",
-                           "details": [type(exc).__name__]}, {"Retry-After": "30"})
-    deps.state.upsert(Entity(deps.tables.events, event.run_id, "",
-                             {"state": "decided", "at": now.isoformat(), "reply": json.dumps(reply.body),
-                              "status": reply.status}))
-    return reply
+        return _accepted(event.run_id)
+    assert deps.events_queue is not None, "the webhook needs its work queue"
+    deps.events_queue.send(json.dumps({"runId": event.run_id}))
+    return _accepted(event.run_id)
+
+
+def _event_json(event: PipelineEvent) -> str:
+    return json.dumps({"factory": event.factory, "pipeline": event.pipeline, "runId": event.run_id,
+                       "status": event.status, "batchId": event.batch_id,
+                       "error": {"message": event.error_message, "activity": event.error_activity}})
+
+
+def _stored(row: Entity) -> Reply | None:
+    if row.data.get("state") != "decided":
+        return None
+    return Reply(200, {**json.loads(str(row.data.get("reply", "{}"))), "duplicate": True})
 
 
 def status_of(deps: Deps, run_id: str) -> Reply:
-    """GET on the Location: the stored decision, 202 while it is being made, 404 when unknown."""
+    """GET on the Location: the decision (200), 202 while it is being made, 404 when unknown."""
     row = deps.state.get(deps.tables.events, run_id, "")
     if row is None:
-        return Reply(404, {"error": f"no pipeline event for run {run_id}"})
+        return Reply(404, {"error": f"no pipeline event for run {run_id}", "details": []})
     if row.data.get("state") != "decided":
-        return Reply(202, {"state": "processing", "runId": run_id}, {"Location": location(run_id),
-                                                                      "Retry-After": "10"})
-    return Reply(int(row.data.get("status", 200)), json.loads(str(row.data.get("reply", "{}"))))
+        return _accepted(run_id)
+    return Reply(200, json.loads(str(row.data.get("reply", "{}"))))
 
 
-def _existing(deps: Deps, event: PipelineEvent, now: datetime) -> Reply:
-    row = deps.state.get(deps.tables.events, event.run_id, "")
-    if row is not None and row.data.get("state") == "decided":
-        body = json.loads(str(row.data.get("reply", "{}")))
-        return Reply(200, {**body, "duplicate": True})
-    started = parse_time(row.data.get("at")) if row else None
-    if row is not None and started is not None and now - started > PROCESSING_TIMEOUT:
-        deps.state.delete(row)
-        return handle_again(deps, event, now)
-    return Reply(202, {"state": "processing", "runId": event.run_id},
-                 {"Location": location(event.run_id), "Retry-After": "10"})
+class VerdictPending(Exception):
+    """The outputs are not judged yet; look again in a moment."""
 
 
-def handle_again(deps: Deps, event: PipelineEvent, now: datetime) -> Reply:
-    body = json.dumps({"factory": event.factory, "pipeline": event.pipeline, "runId": event.run_id,
-                       "status": event.status, "batchId": event.batch_id}).encode()
-    return handle(deps, body, "application/json", now)
+def process(deps: Deps, message: str, now: datetime) -> str:
+    """The worker: decide one accepted event (verify, breaker, refresh, alerts) exactly once.
+
+    Returns what happened: decided, already decided, or waiting (re-queued for the verdict).
+    """
+    run_id = str(json.loads(message)["runId"])
+    row = deps.state.get(deps.tables.events, run_id, "")
+    if row is None or row.data.get("state") == "decided":
+        return "already decided"
+    started = parse_time(row.data.get("processing_since"))
+    if started is not None and now - started < PROCESSING_TIMEOUT:
+        return "being decided by another worker"
+    try:
+        row = deps.state.replace(Entity(row.table, row.partition, row.row,
+                                        {**row.data, "processing_since": now.isoformat()}, row.etag))
+    except Conflict:
+        return "being decided by another worker"
+    event = _parse_stored(str(row.data["event"]))
+    accepted_at = parse_time(row.data.get("at")) or now
+    try:
+        reply = _decide(deps, event, now, verdict_deadline=accepted_at + deps.verdict_wait)
+    except VerdictPending:
+        deps.state.replace(Entity(row.table, row.partition, row.row,
+                                  {**row.data, "processing_since": ""}, row.etag))
+        assert deps.events_queue is not None
+        deps.events_queue.send(message, VERDICT_POLL)
+        return "waiting for the output verdict"
+    except ExternalError:
+        # ADF, Power BI or state unreachable: free the claim and let the queue retry the message.
+        deps.state.replace(Entity(row.table, row.partition, row.row,
+                                  {**row.data, "processing_since": ""}, row.etag))
+        raise
+    deps.state.upsert(Entity(deps.tables.events, event.run_id, "",
+                             {"state": "decided", "at": now.isoformat(), "reply": json.dumps(reply.body),
+                              "event": row.data["event"]}))
+    return "decided"
+
+
+def _parse_stored(text: str) -> PipelineEvent:
+    body = json.loads(text)
+    error = body.get("error") or {}
+    return PipelineEvent(body["factory"], body["pipeline"], body["runId"], body["status"], body.get("batchId", ""),
+                         error.get("message", ""), error.get("activity", ""))
 
 
 def _dataset_for(deps: Deps, pipeline: str, batch_id: str) -> DatasetSpec | None:
@@ -137,9 +186,14 @@ def verify(deps: Deps, event: PipelineEvent, now: datetime) -> tuple[breaker.Run
                             duration), batch_id
 
 
-def _duration_judgement(deps: Deps, pipeline: str, facts: breaker.RunFacts, now: datetime) -> Alert | None:
-    if facts.duration_s is None or deps.runner is None:
-        return None
+def duration_band(deps: Deps, pipeline: str, now: datetime) -> Judgement | None:
+    """The pipeline's normal duration band, learned from its successful runs; cached for a few minutes
+    (history moves slowly, and every event would otherwise re-read and re-learn it)."""
+    key = f"duration_band|{pipeline}"
+    cached = deps.cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        band: Judgement | None = cached[1]
+        return band
     history: list[tuple[datetime, float]] = []
     if deps.durations is not None:
         try:
@@ -147,21 +201,32 @@ def _duration_judgement(deps: Deps, pipeline: str, facts: breaker.RunFacts, now:
         except ExternalError as exc:
             # Log Analytics down or empty must not block the run's decision: use the factory's history.
             log.warning("run history from Log Analytics unavailable", extra={"error_type": type(exc).__name__})
-    if not history:
+    if not history and deps.runner is not None:
         history = [(r.run_start, (r.run_end - r.run_start).total_seconds())
                    for r in deps.runner.query_runs(pipeline, now - DURATION_HISTORY, now)
-                   if r.run_start and r.run_end and r.status is RunStatus.SUCCEEDED and r.run_id != facts.run_id]
-    j = judge([Point(t, d) for t, d in history], Point(facts.started or now, facts.duration_s), DURATION_SPEC)
-    if j.verdict not in (Verdict.WARN, Verdict.FAIL) or j.score <= 0:
+                   if r.run_start and r.run_end and r.status is RunStatus.SUCCEEDED]
+    band = None
+    if len(history) >= DURATION_SPEC.min_history:
+        center = statistics.median(d for _, d in history)
+        band = judge([Point(t, d) for t, d in history], Point(now, center), DURATION_SPEC)
+    deps.cache[key] = (time.monotonic() + BAND_TTL.total_seconds(), band)
+    return band
+
+
+def _duration_judgement(deps: Deps, pipeline: str, facts: breaker.RunFacts, now: datetime) -> Alert | None:
+    if facts.duration_s is None:
+        return None
+    band = duration_band(deps, pipeline, now)
+    if band is None or band.high is None or facts.duration_s <= band.high:
         return None
     return Alert("", "run_slow", Severity.WARN,
                  f"Run {facts.run_id} of {pipeline} took {facts.duration_s / 60:.1f} min, longer than usual "
-                 f"(normal up to {(j.high or 0) / 60:.1f} min, median {(j.expected or 0) / 60:.1f} min over "
-                 f"{j.history} runs).", now, subject=facts.run_id,
+                 f"(normal up to {band.high / 60:.1f} min, median {(band.expected or 0) / 60:.1f} min over "
+                 f"{band.history} runs).", now, subject=facts.run_id,
                  facts={"run_id": facts.run_id, "duration_min": f"{facts.duration_s / 60:.1f}"})
 
 
-def _decide(deps: Deps, event: PipelineEvent, now: datetime) -> Reply:
+def _decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: datetime) -> Reply:
     facts, batch_id = verify(deps, event, now)
     ds = _dataset_for(deps, facts.pipeline, batch_id)
     name = ds.name if ds else "unknown"
@@ -179,7 +244,10 @@ def _decide(deps: Deps, event: PipelineEvent, now: datetime) -> Reply:
                             facts=slow.facts, links=links))
     verdict = None
     if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
-        verdict = _wait_for_verdict(deps, ds.name, batch_id.split(":", 1)[1])
+        found = guard_output.read_verdict(deps, ds.name, batch_id.split(":", 1)[1])
+        if found is None and now < verdict_deadline:
+            raise VerdictPending
+        verdict = str(found["status"]) if found else None
     refreshes: list[dict[str, str]] = []
     held: list[str] = []
     for target in ds.powerbi if ds else ():
@@ -210,13 +278,3 @@ def _decide(deps: Deps, event: PipelineEvent, now: datetime) -> Reply:
                                                 "durationSeconds": facts.duration_s},
                        "outputs": verdict or "none", "decision": decision, "refreshes": refreshes,
                        "alerts": [a.code for a in alerts]})
-
-
-def _wait_for_verdict(deps: Deps, dataset: str, batch: str) -> str | None:
-    """Outputs are validated by the blob trigger within seconds of landing; give it a moment."""
-    deadline = time.monotonic() + deps.verdict_wait.total_seconds()
-    while True:
-        verdict = guard_output.read_verdict(deps, dataset, batch)
-        if verdict is not None or time.monotonic() >= deadline:
-            return str(verdict["status"]) if verdict else None
-        time.sleep(1.0)

@@ -51,7 +51,7 @@ def handle_request(get_deps: Callable[[], Deps], authorization: str | None, body
     if (denied := _authenticate(deps, authorization)) is not None:
         return denied
     try:
-        return pipeline_events.handle(deps, body, content_type, deps.clock.now())
+        return pipeline_events.accept(deps, body, content_type, deps.clock.now())
     except ExternalError as exc:
         log.warning("pipeline event failed on a dependency", extra={"error_type": type(exc).__name__})
         return Reply(503, {"error": "a dependency is unavailable; retry later", "details": [type(exc).__name__]},

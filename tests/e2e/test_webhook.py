@@ -15,8 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox.stack import Stack
-from shared.ports import Entity
-from shared.services.deps import row_key
 
 GOOD_FIELDS = {"factory", "pipeline", "runId", "status", "batchId", "error"}
 
@@ -75,8 +73,10 @@ def test_a_missing_or_wrong_function_key_is_401(stack: Stack) -> None:
 def test_an_unknown_run_is_verified_with_adf_and_reported_as_failed(stack: Stack) -> None:
     body = {"factory": stack.adf.factory_name, "pipeline": "score_batch", "runId": str(uuid.uuid4()),
             "status": "Succeeded", "batchId": "scores:2026/01/01"}
-    answer = post(stack, json.dumps(body).encode()).json()
-    assert answer["run"]["succeeded"] is False and "run_failed" in answer["alerts"]
+    accepted = post(stack, json.dumps(body).encode())
+    assert accepted.status_code == 202
+    answer = _poll(stack, f"{stack.host.url}{accepted.headers['Location'].removeprefix('/api')}")
+    assert answer["run"]["succeeded"] is False and "run_failed" in answer["alerts"]  # type: ignore[index]
 
 
 def test_an_event_for_another_factory_is_a_400(stack: Stack) -> None:
@@ -87,21 +87,32 @@ def test_an_event_for_another_factory_is_a_400(stack: Stack) -> None:
 
 
 def test_a_retried_web_activity_gets_one_refresh_and_one_alert_set(stack: Stack) -> None:
-    # A run that really happened and succeeded, whose outputs passed.
+    # A run that really happened and succeeded, whose outputs pass.
     day = "2026/10/05"
-    stack.deps.state.upsert(Entity(stack.deps.tables.verdicts, "scores", row_key(day),
-                                   {"batch": day, "files": "{}", "status": "pass"}))
     run_id = _start_run(stack, f"scores:{day}")
     body = json.dumps({"factory": stack.adf.factory_name, "pipeline": "score_batch", "runId": run_id,
                        "status": "Succeeded", "batchId": f"scores:{day}"}).encode()
     before = len(stack.powerbi.refreshes())
-    first, second = post(stack, body).json(), post(stack, body).json()
-    assert first["decision"] == "refresh_started", json.dumps(first)
-    assert second["duplicate"] is True and second["decision"] == "refresh_started"
+    first, again = post(stack, body), post(stack, body)       # the Web activity retried at once
+    assert (first.status_code, again.status_code) == (202, 202)
+    location = f"{stack.host.url}{first.headers['Location'].removeprefix('/api')}"
+    decision = _poll(stack, location)
+    assert decision["decision"] == "refresh_started", json.dumps(decision)
+    late = post(stack, body)                                  # …and once more after the decision
+    assert late.status_code == 200 and late.json()["duplicate"] is True
     assert len(stack.powerbi.refreshes()) == before + 1
-    status = requests.get(f"{stack.host.url}/pipeline-events/{run_id}",
-                          headers={"x-functions-key": stack.host.default_key}, timeout=10)
-    assert status.status_code == 200 and status.json()["runId"] == run_id
+
+
+def _poll(stack: Stack, location: str) -> dict[str, object]:
+    """What the Web activity does with a 202: GET the Location until it is no longer 202."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answer = requests.get(location, headers={"x-functions-key": stack.host.default_key}, timeout=10)
+        if answer.status_code != 202:
+            assert answer.status_code == 200
+            return dict(answer.json())
+        time.sleep(0.2)
+    raise AssertionError("no decision within 30 s")
 
 
 def _start_run(stack: Stack, batch_id: str) -> str:
@@ -109,7 +120,11 @@ def _start_run(stack: Stack, batch_id: str) -> str:
     try:
         assert stack.deps.runner is not None
         name = f"raw/e2e/{uuid.uuid4().hex}/part-0.csv"
-        stack.blobs.write_bytes("upstream", name, b"id,ts,f1,f2,f3\n1,2026-10-05T00:00:00Z,0.1,0.2,0.3\n")
+        import random
+
+        from sandbox.demo import upstream_csv
+        # A real, healthy batch: the output guard judges the pipeline's output and it passes.
+        stack.blobs.write_bytes("upstream", name, upstream_csv(60, random.Random(3)))
         run_id = stack.deps.runner.start_run("score_batch", {"batchId": batch_id, "dataset": "scores",
                                                              "prefix": "raw/e2e/", "files": json.dumps([name])})
         stack.adf.wait_finished(run_id, timeout=30)

@@ -16,7 +16,7 @@ from shared.errors import Conflict, Rejected, Throttled
 from shared.ports import Entity, RefreshState
 from shared.services import pipeline_events, refresh, webhook
 from shared.services.deps import Deps, row_key
-from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingRunner
+from tests.fakes import FixedClock, ListAlertSink, ListQueue, MemoryBlobStore, MemoryStateStore, RecordingRunner
 
 
 class FakeRefresher:
@@ -57,9 +57,10 @@ class World:
         self.runner = RecordingRunner(self.clock)
         self.refresher = FakeRefresher()
         self.alerts = ListAlertSink()
+        self.queue = ListQueue()
         self.deps = Deps(config, self.clock, MemoryBlobStore(), MemoryStateStore(), self.runner, self.alerts,
                          refresher=self.refresher, powerbi_daily_limit=limit, factory_name="adf-prod",
-                         verdict_wait=timedelta(0))
+                         verdict_wait=timedelta(0), events_queue=self.queue)
 
     def run(self, batch: str = "scores:2026/11/21", verdict: str | None = "pass", failed: str = "") -> str:
         run_id = self.runner.start_run("score_batch", {"batchId": batch})
@@ -72,9 +73,17 @@ class World:
         return run_id
 
     def post(self, run_id: str, status: str = "Succeeded", **extra: Any) -> pipeline_events.Reply:
+        """POST the event, let the worker decide, and answer as the Location does."""
         body = {"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id, "status": status,
                 "batchId": "scores:2026/11/21", **extra}
-        return pipeline_events.handle(self.deps, json.dumps(body).encode(), "application/json", self.clock.now())
+        accepted = pipeline_events.accept(self.deps, json.dumps(body).encode(), "application/json",
+                                          self.clock.now())
+        if accepted.status != 202:
+            return accepted
+        assert accepted.headers["Location"] == f"/api/pipeline-events/{run_id}"
+        for message in self.queue.drain():
+            pipeline_events.process(self.deps, message, self.clock.now())
+        return pipeline_events.status_of(self.deps, run_id)
 
 
 def test_a_good_run_with_passing_outputs_refreshes_once() -> None:
@@ -116,7 +125,40 @@ def test_a_retried_web_activity_gets_the_stored_answer() -> None:
     run_id = world.run(verdict="fail")
     world.post(run_id)
     again = world.post(run_id)
-    assert again.body["duplicate"] is True and world.alerts.codes() == ["refresh_held"]
+    assert again.status == 200 and again.body["duplicate"] is True
+    assert world.alerts.codes() == ["refresh_held"] and world.queue.messages == []
+
+
+def test_a_retry_while_the_first_is_queued_is_the_same_202_and_one_message() -> None:
+    world = World()
+    run_id = world.run()
+    body = json.dumps({"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id,
+                       "status": "Succeeded"}).encode()
+    first = pipeline_events.accept(world.deps, body, "application/json", world.clock.now())
+    second = pipeline_events.accept(world.deps, body, "application/json", world.clock.now())
+    assert (first.status, second.status) == (202, 202) and len(world.queue.messages) == 1
+    (message,) = world.queue.drain()
+    assert pipeline_events.process(world.deps, message, world.clock.now()) == "decided"
+    assert pipeline_events.process(world.deps, message, world.clock.now()) == "already decided"
+    assert world.refresher.requested == [("ws", "ds")]
+
+
+def test_the_worker_waits_for_the_verdict_then_decides() -> None:
+    world = World()
+    world.deps = Deps(**{**world.deps.__dict__, "verdict_wait": timedelta(seconds=30)})
+    run_id = world.run(verdict=None)
+    body = json.dumps({"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id,
+                       "status": "Succeeded", "batchId": "scores:2026/11/21"}).encode()
+    pipeline_events.accept(world.deps, body, "application/json", world.clock.now())
+    (message,) = world.queue.drain()
+    assert pipeline_events.process(world.deps, message, world.clock.now()) == "waiting for the output verdict"
+    (again, delay) = world.queue.messages[0]
+    assert delay == timedelta(seconds=3)
+    world.deps.state.upsert(Entity(world.deps.tables.verdicts, "scores", row_key("2026/11/21"),
+                                   {"batch": "2026/11/21", "files": "{}", "status": "pass"}))
+    world.queue.drain()
+    assert pipeline_events.process(world.deps, again, world.clock.now()) == "decided"
+    assert world.refresher.requested == [("ws", "ds")]
 
 
 def test_a_refresh_already_running_is_queued_and_requested_by_the_follow_up() -> None:
