@@ -70,6 +70,9 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
     from shared.core.dispatch import DispatchPolicy
 
     settings, pipelines = config.load_all(env)
+    from shared.adapters import telemetry
+
+    telemetry.configure(settings.appinsights_connection_string, settings.client_id, settings.appinsights_entra_auth)
     runner = None
     if settings.factory is not None:
         from shared.adapters.data_factory import DataFactoryRunner

@@ -93,6 +93,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("WEBHOOK_JWKS_URL", "Signing keys URL (default: the tenant's Entra ID keys).", infra=False),
     SettingSpec("VERDICT_WAIT", "How long the webhook waits for the output guard's verdict.", default="20s",
                 infra=False),
+    SettingSpec("APPLICATIONINSIGHTS_CONNECTION_STRING", "Application Insights: structured logs, heartbeats and "
+                "metrics go there through OpenTelemetry (empty: logs stay with the host)."),
+    SettingSpec("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "ClientId=<identity>;Authorization=AAD when the "
+                "resource accepts only Entra ID ingestion."),
     SettingSpec("STATE_TABLE_PREFIX", "Prefix of the Table Storage tables holding state.",
                 default="autopilot", infra=False),
     SettingSpec("CLAIM_TIMEOUT", "How long a batch claim without a run id is left to its tick before "
@@ -175,6 +179,8 @@ class Settings:
     webhook_auth: WebhookAuth | None = None
     verdict_wait: timedelta = timedelta(seconds=20)
     log_analytics_endpoint: str = "https://api.loganalytics.io"
+    appinsights_connection_string: str | None = None
+    appinsights_entra_auth: bool = False
 
 
 def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
@@ -246,7 +252,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     assert app_storage is not None and data_storage is not None and schedule is not None
     return Settings(app_storage, data_storage, get("PIPELINES_CONFIG"), schedule, factory, client_id,
                     prefix, claim_timeout, get("OUTPUT_CONTAINER"), followup, channels, powerbi,
-                    workspace or None, webhook_auth, verdict_wait, get("LOG_ANALYTICS_ENDPOINT").rstrip("/"))
+                    workspace or None, webhook_auth, verdict_wait, get("LOG_ANALYTICS_ENDPOINT").rstrip("/"),
+                    env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None,
+                    "Authorization=AAD" in env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""))
 
 
 def _configured(value: str | None) -> str | None:

@@ -140,7 +140,10 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    protocol_version = "HTTP/1.0"   # one request per connection: nothing lingers at shutdown
+    # Keep-alive, as the real host: callers reuse connections (no TCP handshake and no new thread per
+    # request). An idle connection closes after ``timeout`` so stop() never waits long for it.
+    protocol_version = "HTTP/1.1"
+    timeout = 1.0
 
     def do_GET(self) -> None:
         self._serve()
