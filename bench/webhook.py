@@ -98,7 +98,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     children: list[subprocess.Popen[str]] = []
     try:
-        with Azurite(work / "azurite") as azurite:
+        with Azurite(work / "azurite", in_memory=True) as azurite:
             conn = azurite.connection_string
             # ADF and Power BI are remote services in Azure: here they run in their own processes, so
             # the host's interpreter does only the app's work.

@@ -94,10 +94,11 @@ class Azurite:
     """One Azurite process on free ports. ``location=None`` keeps its data in a temporary directory."""
 
     def __init__(self, location: Path | str | None = None, *, tools_dir: Path = TOOLS_DIR,
-                 startup_timeout: float = 30.0) -> None:
+                 startup_timeout: float = 30.0, in_memory: bool = False) -> None:
         self._requested_location = Path(location) if location is not None else None
         self._tools_dir = tools_dir
         self._startup_timeout = startup_timeout
+        self._in_memory = in_memory   # nothing on disk: faster, and gone when Azurite stops
         self._process: subprocess.Popen[bytes] | None = None
         self._temp_location: str | None = None
         self.location: Path | None = None
@@ -141,8 +142,9 @@ class Azurite:
     def _launch(self, binary: Path) -> None:
         assert self.location is not None
         self.ports = {service: free_port() for service in SERVICES}
-        command = [str(binary), "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent",
-                   "--location", str(self.location)]
+        command = [str(binary), "--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"]
+        # In memory, Azurite refuses --location; the directory then holds only its console log.
+        command += ["--inMemoryPersistence"] if self._in_memory else ["--location", str(self.location)]
         for service, port in self.ports.items():
             command += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
         log_path = self.location / "azurite.log"

@@ -48,7 +48,7 @@ class Stack:
         from shared.adapters.storage import AzureBlobStore
         from shared.config import StorageTarget
 
-        self.azurite = self._stack.enter_context(Azurite(self.workdir / "azurite"))
+        self.azurite = self._stack.enter_context(Azurite(self.workdir / "azurite", in_memory=True))
         conn = self.azurite.connection_string
         # ADF answers queryPipelineRuns in pages of up to 100 runs.
         self.adf = self._stack.enter_context(ADFEmulator(config={"DATA_STORAGE": conn}, page_size=100))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     from sandbox.azurite import Azurite
 
-    with Azurite(tmp_path_factory.mktemp("azurite")) as server:
+    with Azurite(tmp_path_factory.mktemp("azurite"), in_memory=True) as server:
         yield server
 
 

@@ -64,14 +64,12 @@ def accept(deps: Deps, body: bytes, content_type: str, now: datetime) -> Reply:
         return Reply(400, {"error": "the pipeline event is invalid",
                            "details": [f"factory: this app watches factory {deps.factory_name!r}, "
                                        f"not {event.factory!r}"]})
-    existing = deps.state.get(deps.tables.events, event.run_id, "")
-    if existing is not None:
-        return _stored(existing) or _accepted(event.run_id)
     record = {"state": "accepted", "at": now.isoformat(), "event": _event_json(event)}
     try:
         deps.state.insert(Entity(deps.tables.events, event.run_id, "", record))
     except Conflict:
-        return _accepted(event.run_id)
+        existing = deps.state.get(deps.tables.events, event.run_id, "")
+        return (_stored(existing) if existing else None) or _accepted(event.run_id)
     assert deps.events_queue is not None, "the webhook needs its work queue"
     deps.events_queue.send(json.dumps({"runId": event.run_id}))
     return _accepted(event.run_id)

@@ -1,0 +1,47 @@
+"""``make bench``: every benchmark in turn; each prints its own numbers and exits non-zero when it
+misses its target. Results, with the commands that produced them, are kept in bench/RESULTS.md.
+
+    .venv/bin/python -m bench.run [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FULL = [
+    ["bench.cold_start", "--runs", "21"],
+    ["bench.detection"],
+    ["bench.webhook", "--callers", "50", "--requests", "10"],
+    ["bench.csv_validate"],
+    ["bench.parquet_validate"],
+]
+QUICK = [
+    ["bench.cold_start", "--runs", "7"],
+    ["bench.detection", "--big", "5000", "--small", "500", "--ticks", "3"],
+    ["bench.webhook", "--callers", "20", "--requests", "5"],
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    args = parser.parse_args()
+    failed = []
+    for bench in QUICK if args.quick else FULL:
+        print(f"\n$ python -m {' '.join(bench)}", flush=True)
+        if not (ROOT / (bench[0].replace(".", "/") + ".py")).exists():
+            print("  (not present)")
+            continue
+        if subprocess.run([sys.executable, "-m", *bench], cwd=ROOT, check=False).returncode != 0:
+            failed.append(bench[0])
+    print(f"\n{len(failed)} benchmark(s) missed their target: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
