@@ -275,6 +275,10 @@ class Binding:
 def app_bindings(app: Any) -> list[Binding]:
     """Bindings of a registered ``func.FunctionApp``."""
     out = []
+    # get_functions() remembers the names it indexed and refuses them a second time (the sandbox host
+    # may have indexed this app already in the same test session): index afresh, as a new worker does.
+    if hasattr(app, "functions_bindings"):
+        app.functions_bindings = None
     for fn in app.get_functions():
         for binding in fn.get_bindings():
             attrs = binding.get_dict_repr()
