@@ -220,8 +220,10 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
     want = limits.max_line_bytes + 1
     try:
         head = (GunzipReader(source, limits) if compressed else source).read(want)
-    except (CorruptGzip, DecompressionLimit) as exc:
+    except CorruptGzip as exc:
         return unreadable(fmt, size, str(exc))
+    except DecompressionLimit as exc:
+        return _failed(fmt, size, "decompression_limit", str(exc))
     source.seek(0)
     if not head.strip():
         return _empty(fmt, size, compressed)
