@@ -40,9 +40,10 @@ def profile_file(source: Source, contract: Contract, *, fmt: str, size: int | No
     """Profile one file of format ``fmt`` (see ``detect_format``). Never raises for bad data."""
     limits = limits or Limits()
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as fh:
-            return profile_file(fh, contract, fmt=fmt, size=os.fstat(fh.fileno()).st_size, limits=limits,
-                                progress=progress)
+        import pyarrow as pa  # a native file: pyarrow reads it without going through Python per block
+
+        with pa.OSFile(os.fspath(source)) as fh:
+            return profile_file(fh, contract, fmt=fmt, size=fh.size(), limits=limits, progress=progress)
     if size is None:
         size = source.seek(0, io.SEEK_END)
         source.seek(0)

@@ -69,8 +69,10 @@ def py_scalar(value: Any) -> Scalar | None:
 class ColumnStats:
     """Running statistics of one column. ``add`` takes each batch's array of that column."""
 
-    def __init__(self, name: str, contract: Contract, *, check_formulas: bool = False) -> None:
+    def __init__(self, name: str, contract: Contract, *, check_formulas: bool = False,
+                 empty_is_null: bool = False) -> None:
         self.name = name
+        self.empty_is_null = empty_is_null   # CSV: an empty text cell is an empty value
         self.rule = contract.columns.get(name)
         self.type: str | None = None
         self.count = self.nulls = self.non_finite = 0
@@ -130,8 +132,9 @@ class ColumnStats:
             else:
                 self.type = "mixed"
         nulls = arr.null_count
-        valid = len(arr) - nulls
-        self.nulls += nulls
+        empties = self._empties(arr) if self.empty_is_null and kind == "string" else 0
+        valid = len(arr) - nulls - empties
+        self.nulls += nulls + empties
         self.count += valid
         if valid == 0 or self.type == "mixed":
             return
@@ -144,9 +147,22 @@ class ColumnStats:
         elif kind == "string":
             self._add_string(arr)
         if self._allowed is not None:
-            self._add_allowed(arr)
+            self._add_allowed(arr, valid)
+
+    @staticmethod
+    def _empties(arr: pa.Array) -> int:
+        """Valid text values of length 0 (counting them beats pyarrow's per-cell null-string lookup)."""
+        if not pa.types.is_string(arr.type) or len(arr) == 0:
+            return 0
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+        empty = offsets[1:] == offsets[:-1]
+        if arr.null_count:
+            empty &= np.asarray(arr.is_valid())
+        return int(np.count_nonzero(empty))
 
     def _add_min_max(self, arr: pa.Array) -> tuple[Any, Any]:
+        lo: Any
+        hi: Any
         if pa.types.is_timestamp(arr.type) or pa.types.is_date32(arr.type):
             # numpy on the raw numbers: as_py() of a zoned timestamp costs ~1 ms (a time-zone lookup)
             raw = numpy_view((arr.drop_null() if arr.null_count else arr).view(
@@ -169,8 +185,11 @@ class ColumnStats:
             self.max = hi
 
     def _add_numeric(self, arr: pa.Array, valid: int) -> None:
+        with np.errstate(all="ignore"):    # inf - inf is NaN here on purpose; numpy must not print about it
+            self._add_numeric_values(numpy_view(arr.drop_null() if arr.null_count else arr), valid)
+
+    def _add_numeric_values(self, values: np.ndarray, valid: int) -> None:
         # numpy on the Arrow buffer (zero-copy without nulls): its SIMD min/max and sums beat the kernels
-        values = numpy_view(arr.drop_null() if arr.null_count else arr)
         mean = float(np.add.reduce(values, dtype=np.float64)) / valid
         if not math.isfinite(mean) and values.dtype.kind == "f":
             values = values[np.isfinite(values)]
@@ -236,13 +255,15 @@ class ColumnStats:
                 if self.formula_example is None:
                     self.formula_example = value
 
-    def _add_allowed(self, arr: pa.Array) -> None:
+    def _add_allowed(self, arr: pa.Array, valid: int) -> None:
         assert self._allowed is not None
         as_text = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
         inside = pc.is_in(as_text, value_set=self._allowed)
-        count = len(as_text) - as_text.null_count - (pc.sum(inside).as_py() or 0)
+        count = valid - (pc.sum(inside).as_py() or 0)
         if count:
             outside = pc.and_kleene(pc.invert(inside), as_text.is_valid())
+            if self.empty_is_null:
+                outside = pc.and_kleene(outside, pc.not_equal(as_text, empty_text()))
             self.not_allowed += count
             if len(self.not_allowed_examples) < _EXAMPLES:
                 for value in pc.unique(as_text.filter(outside)).to_pylist():
@@ -285,6 +306,15 @@ def string_array(values: tuple[str, ...]) -> pa.Array:
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return pa.Array.from_buffers(pa.string(), len(encoded),
                                  [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(encoded))])
+
+
+def empty_text() -> pa.Scalar:
+    """The string scalar "" (``pa.scalar`` would import pandas when it is installed)."""
+    return string_array(("",))[0]
+
+
+def null_text() -> pa.Scalar:
+    return pa.nulls(1, pa.string())[0]
 
 
 def _instant(value: int | None, unit: str) -> datetime | None:

@@ -8,6 +8,8 @@ subprocess (no traceback, one JSON document with --json, the right exit code). T
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from shared.adapters.profilers import detect_format, profile_file
 from shared.config import load_contract
 from shared.core.checks import check
 from shared.core.findings import CODES, status
-from tests.hostile_corpus import BENIGN, CASES, CONTRACT, GOOD, Case, write
+from tests.hostile_corpus import BENIGN, CASES, CONTRACT, GOOD, HEADER, Case, write
 
 ROOT = Path(__file__).resolve().parents[2]
 STATUS = {0: "pass", 1: "warn", 2: "fail"}
@@ -78,7 +80,7 @@ def test_the_cli_exits_by_design_prints_one_json_document_and_never_a_traceback(
         case: Case, cli_runs: dict[str, subprocess.CompletedProcess[str]]) -> None:
     proc = cli_runs[case.name]
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "Exception ignored" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr and "Warning" not in proc.stderr
     assert proc.returncode == case.exit, proc.stderr
     report = json.loads(proc.stdout)                     # exactly one document: json.loads rejects extra data
     assert proc.stdout.count("\n") == 1
@@ -178,3 +180,34 @@ def test_a_well_formed_history_is_accepted(good: tuple[Path, Path]) -> None:
                                                           "histogram": [1, 2, 3]}}}
     history.write_text(json.dumps(line) + "\n\n" + json.dumps(line) + "\n")
     assert run([str(good[0]), "--contract", str(good[1]), "--history", str(history)]) == 0
+
+
+def test_a_long_validation_draws_a_progress_bar_on_a_terminal_and_only_there(tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    row = b"1,2026-11-20T06:00:00Z,0.5,label1\n"
+    with big.open("wb") as fh:
+        fh.write(HEADER)
+        fh.write(row * ((70 << 20) // len(row)))
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(CONTRACT)
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cli.validate", str(big), "--contract", str(contract)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=secondary, timeout=120, check=False)
+        os.close(secondary)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:   # the terminal closed: everything has been read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0
+    assert b"MB/s" in drawn and b"%" in drawn        # the bar, on the terminal
+    assert b"MB/s" not in proc.stdout                 # and never in the report
+    piped = validate(str(big), "--contract", str(contract))
+    assert piped.returncode == 0 and "MB/s" not in piped.stderr
