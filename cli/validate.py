@@ -98,8 +98,7 @@ def _validate(args: argparse.Namespace) -> int:
     size = path.stat().st_size
     bar = _ProgressBar(sys.stderr, size) if sys.stderr.isatty() and size >= _PROGRESS_FROM else None
     try:
-        with path.open("rb") as fh:
-            profile = profile_file(fh, contract, fmt=fmt, size=size, progress=bar)
+        profile = profile_file(path, contract, fmt=fmt, progress=bar)
     except OSError as exc:  # exists but cannot be read (permissions, I/O error): a data problem
         profile = unreadable(fmt, size, f"the file cannot be read: {exc.strerror or exc}")
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 
-from shared.adapters import profilers_csv, profilers_jsonl, profilers_parquet
+from shared.adapters import profilers_csv
 from shared.adapters.profilers_io import Limits, Progress, Source, capture_unraisable, unreadable
 from shared.core.profile import Profile
 from shared.core.spec import Contract
@@ -40,9 +40,10 @@ def profile_file(source: Source, contract: Contract, *, fmt: str, size: int | No
     """Profile one file of format ``fmt`` (see ``detect_format``). Never raises for bad data."""
     limits = limits or Limits()
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as fh:
-            return profile_file(fh, contract, fmt=fmt, size=os.fstat(fh.fileno()).st_size, limits=limits,
-                                progress=progress)
+        import pyarrow as pa  # a native file: pyarrow reads it without going through Python per block
+
+        with pa.OSFile(os.fspath(source)) as fh:
+            return profile_file(fh, contract, fmt=fmt, size=fh.size(), limits=limits, progress=progress)
     if size is None:
         size = source.seek(0, io.SEEK_END)
         source.seek(0)
@@ -53,9 +54,13 @@ def profile_file(source: Source, contract: Contract, *, fmt: str, size: int | No
             profile = profilers_csv.profile_csv(source, contract, fmt=fmt, size=size, limits=limits,
                                                 progress=progress, unraisable=unraisable)
         elif fmt == "jsonl":
+            from shared.adapters import profilers_jsonl  # only JSON Lines needs it
+
             profile = profilers_jsonl.profile_jsonl(source, contract, size=size, limits=limits,
                                                     progress=progress)
         elif fmt == "parquet":
+            from shared.adapters import profilers_parquet  # pyarrow.parquet: only for Parquet
+
             profile = profilers_parquet.profile_parquet(source, contract, size=size, limits=limits)
         else:
             raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from shared.adapters.profilers_arrow import ARROW_TYPES, ColumnStats
+from shared.adapters.profilers_arrow import ARROW_TYPES, ColumnStats, empty_text, null_text
 from shared.adapters.profilers_io import (
     CorruptGzip,
     DecompressionLimit,
@@ -94,9 +94,9 @@ class _Pass:
             parse_options=pcsv.ParseOptions(delimiter=opts.delimiter, quote_char=opts.quote or False,
                                             invalid_row_handler=self.on_invalid_row),
             convert_options=pcsv.ConvertOptions(column_types=self.column_types(), null_values=NULL_VALUES,
-                                                strings_can_be_null=True, quoted_strings_can_be_null=True))
+                                                strings_can_be_null=False))   # empties: counted by ColumnStats
         self.names = [self._display(i, n) for i, n in enumerate(reader.schema.names)]
-        self.stats = [ColumnStats(n, self.contract, check_formulas=True) for n in self.names]
+        self.stats = [ColumnStats(n, self.contract, check_formulas=True, empty_is_null=True) for n in self.names]
         for batch in reader:
             for i, column in enumerate(batch.columns):
                 name = self.names[i]
@@ -128,6 +128,8 @@ class _Pass:
         if target is None or target == "string":
             return arr
         arrow_type = ARROW_TYPES[target]()
+        if pa.types.is_string(arr.type):   # an empty cell is an empty value, not a bad one
+            arr = pc.if_else(pc.equal(arr, empty_text()), null_text(), arr)
         try:
             return pc.cast(arr, arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -220,8 +222,10 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
     want = limits.max_line_bytes + 1
     try:
         head = (GunzipReader(source, limits) if compressed else source).read(want)
-    except (CorruptGzip, DecompressionLimit) as exc:
+    except CorruptGzip as exc:
         return unreadable(fmt, size, str(exc))
+    except DecompressionLimit as exc:
+        return _failed(fmt, size, "decompression_limit", str(exc))
     source.seek(0)
     if not head.strip():
         return _empty(fmt, size, compressed)
