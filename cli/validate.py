@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shared.core.findings import Finding
+    from shared.core.history import Observation
+    from shared.core.profile import Profile
+    from shared.core.spec import Contract
 
 EXIT = {"pass": 0, "warn": 1, "fail": 2}
 CANNOT_RUN = 3
 _PROGRESS_FROM = 64 << 20           # files smaller than this finish before a bar helps
-_STAGES = ("upstream", "output")
 
 
 class _UsageError(Exception):
@@ -84,8 +88,7 @@ def _validate(args: argparse.Namespace) -> int:
         raise _CannotRun(f"{path}: no such file")
     if not path.is_file():
         raise _CannotRun(f"{path}: not a regular file")
-    if args.history:
-        read_history(args.history)
+    history = read_history(args.history) if args.history else None
 
     from shared.adapters.profilers import detect_format, profile_file, unreadable
     from shared.core.checks import check
@@ -104,7 +107,10 @@ def _validate(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    findings = check(profile, contract, datetime.now(UTC), path=str(path))
+    now = datetime.now(UTC)
+    findings = check(profile, contract, now, path=str(path))
+    if history is not None:
+        findings += history_checks(profile, contract, history, path, now)
     report = build_report(profile, findings, file=str(path))
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
@@ -158,15 +164,18 @@ class _ProgressBar:
 # --- history (DESIGN 3.4) ------------------------------------------------------------------------------
 
 
-def read_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Parse a history file; ConfigError lists every malformed line as ``FILE:LINE: reason``."""
+def read_history(path: str | os.PathLike[str]) -> list[Observation]:
+    """Parse a history file (the parser ``autopilot backtest`` and the functions use); ConfigError lists
+    every malformed line as ``FILE:LINE: reason``."""
+    from shared.core.history import parse_observation
+
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise ConfigError([f"{path}: history file not found"], str(path)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: history file cannot be read: {exc}"], str(path)) from exc
-    observations: list[dict[str, Any]] = []
+    observations: list[Observation] = []
     problems: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -181,48 +190,21 @@ def read_history(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return observations
 
 
-def parse_observation(line: str) -> dict[str, Any]:
-    """One observation line, checked field by field. Raises ValueError naming the first bad field."""
-    try:
-        obs = json.loads(line)
-    except ValueError as exc:
-        raise ValueError(f"not valid JSON ({exc.args[0] if exc.args else exc})") from None
-    if not isinstance(obs, dict):
-        raise ValueError("an observation must be a JSON object")
-    for key in ("ts", "dataset", "stage", "name", "bytes"):
-        if key not in obs:
-            raise ValueError(f"field {key!r} is missing")
-    try:
-        ts = datetime.fromisoformat(str(obs["ts"]))
-    except ValueError:
-        raise ValueError(f"ts {obs['ts']!r} is not an ISO 8601 time") from None
-    obs["ts"] = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-    if not isinstance(obs["dataset"], str) or not obs["dataset"]:
-        raise ValueError("dataset must be a non-empty string")
-    if obs["stage"] not in _STAGES:
-        raise ValueError(f"stage must be one of {', '.join(_STAGES)}, got {obs['stage']!r}")
-    if not isinstance(obs["name"], str):
-        raise ValueError("name must be a string")
-    for key in ("bytes", "rows"):
-        value = obs.get(key)
-        if key in obs and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"{key} must be a whole number of 0 or more, got {value!r}")
-    columns = obs.get("columns", {})
-    if not isinstance(columns, dict):
-        raise ValueError("columns must be an object")
-    for name, col in columns.items():
-        if not isinstance(col, dict):
-            raise ValueError(f"columns.{name} must be an object")
-        for key in ("mean", "std", "nulls"):
-            value = col.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
-                raise ValueError(f"columns.{name}.{key} must be a number, got {value!r}")
-        hist = col.get("histogram")
-        if hist is not None and (not isinstance(hist, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in hist)):
-            raise ValueError(f"columns.{name}.histogram must be a list of counts")
-    return obs
+def history_checks(profile: Profile, contract: Contract, history: list[Observation], path: Path,
+                   now: datetime) -> list[Finding]:
+    """The file against its own past: the output stage of the history's (most common) dataset."""
+    from collections import Counter
+
+    from shared.core.history import from_profile, history_findings
+
+    outputs = [o for o in history if o.stage == "output"] or history
+    if not outputs or not profile.readable:
+        return []
+    dataset = Counter(o.dataset for o in outputs).most_common(1)[0][0]
+    past = [o for o in outputs if o.dataset == dataset]
+    observation = from_profile(profile, ts=now, dataset=dataset, stage="output", name=str(path),
+                               drift_columns=contract.drift.columns)
+    return history_findings(observation, past, contract)
 
 
 if __name__ == "__main__":

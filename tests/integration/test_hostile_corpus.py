@@ -169,7 +169,7 @@ def test_a_malformed_history_line_is_exit_3_naming_the_line(
     assert run([str(good[0]), "--contract", str(good[1]), "--history", str(history)]) == 3
     err = capsys.readouterr().err
     assert "history.jsonl:2: not valid JSON" in err
-    assert "history.jsonl:3: stage must be one of upstream, output" in err
+    assert "history.jsonl:3: stage must be 'upstream' or 'output'" in err
     assert "history.jsonl:4: bytes must be" in err
 
 
