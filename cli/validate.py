@@ -207,5 +207,14 @@ def history_checks(profile: Profile, contract: Contract, history: list[Observati
     return history_findings(observation, past, contract)
 
 
+def exit_now(code: int) -> None:
+    """Flush and leave without interpreter teardown: pyarrow's thread pools can abort it now and then
+    ("terminate called without an active exception", exit 134; apache/arrow#34314), which would replace
+    the exit code users and CI rely on."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    exit_now(run(sys.argv[1:]))

@@ -150,6 +150,8 @@ CASES: tuple[Case, ...] = (
     Case("ten_mb_cell.csv", lambda: HEADER + b'1,%s,0.5,"' % TS.encode() + b"y" * (10 << 20) + b'"\n',
          ("line_too_long",)),
     Case("too_few_rows.csv", lambda: HEADER + rows(2), ("row_count",)),
+    Case("twenty_thousand_columns.csv", lambda: b",".join(b"c%d" % i for i in range(20_000)) + b"\n" +
+         b",".join(b"1" for _ in range(20_000)) + b"\n", ("too_many_columns",)),
     # --- CSV: encoding
     Case("invalid_utf8_cell.csv", lambda: GOOD + b"9,%s,0.5,caf\xe9\n" % TS.encode(), ("encoding",)),
     Case("invalid_utf8_header.csv", lambda: b"id,ts,sc\xffore,label\n" + rows(), ("encoding",)),
@@ -206,6 +208,7 @@ CASES: tuple[Case, ...] = (
     Case("invalid_utf8.jsonl", lambda: _jsonl(_good_objs()) + b'{"id": 1, "label": "caf\xe9"}\n', ("encoding",)),
     Case("ten_mb_line.jsonl", lambda: b'{"id": 1, "label": "' + b"z" * (10 << 20) + b'"}\n', ("line_too_long",)),
     Case("missing_column.jsonl", lambda: _jsonl([{"id": i} for i in range(5)]), ("missing_column",)),
+    Case("a_new_key_every_line.jsonl", lambda: _jsonl([{f"k{i}": i} for i in range(12_000)]), ("too_many_columns",)),
     # --- Parquet
     Case("truncated.parquet", _parquet_truncated, ("unreadable",)),
     Case("random_bytes.parquet", lambda: _random(5000, 6), ("unreadable",)),
@@ -220,6 +223,11 @@ CASES: tuple[Case, ...] = (
     Case("out_of_range.parquet", lambda: _parquet_with(score=pa.array([5.0] * 10)), ("out_of_range",)),
     Case("zero_rows.parquet", lambda: _parquet(_good_table(0)), ("row_count",)),
     Case("null_ids.parquet", lambda: _parquet_with(id=pa.array([None] * 10, pa.int64())), ("not_nullable",)),
+    Case("timestamp_beyond_year_9999.parquet",
+         lambda: _parquet_with(ts=pa.array([2**63 - 1] * 10, pa.timestamp("us", tz="UTC"))), ("out_of_range",),
+         contract=CONTRACT.replace("ts: {type: timestamp}", "ts: {type: timestamp, max: '2030-01-01T00:00:00Z'}")),
+    Case("year_9999.csv", lambda: GOOD.replace(b"2026-11-20T06", b"9999-12-31T23"), ("out_of_range",),
+         contract=CONTRACT.replace("ts: {type: timestamp}", "ts: {type: timestamp, max: '2030-01-01T00:00:00Z'}")),
 )
 
 BENIGN: tuple[Case, ...] = (

@@ -318,10 +318,14 @@ def null_text() -> pa.Scalar:
 
 
 def _instant(value: int | None, unit: str) -> datetime | None:
+    """A raw timestamp number as an aware datetime; beyond Python's years 1–9999 it is clamped there."""
     if value is None:
         return None
-    return _EPOCH + timedelta(microseconds=value * _PER_MICRO[unit]) if unit != "ns" else \
-        _EPOCH + timedelta(microseconds=value // 1000)
+    micros = value * _PER_MICRO[unit] if unit != "ns" else value // 1000
+    try:
+        return _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC) if micros > 0 else datetime.min.replace(tzinfo=UTC)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -239,6 +239,9 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
                                                        f"{limits.max_line_bytes:,} bytes, the reader's limit")
         inline = head + b"\n"    # one line and no newline: pyarrow would call it empty
     header = _header(head, contract, "utf-8" if utf8 else encoding)
+    if len(header) > limits.max_columns:
+        return _failed(fmt, size, "too_many_columns", f"the header has {len(header):,} columns, above the "
+                                                      f"limit {limits.max_columns:,}")
     lenient: dict[str, str | None] = {}
     binary: set[str] = set()
     for _attempt in range(len(header) + 4):

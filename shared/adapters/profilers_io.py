@@ -28,6 +28,7 @@ class Limits:
     """Bounds that keep hostile input from taking the worker's memory or time."""
 
     max_line_bytes: int = 1 << 20              # a longer CSV row / JSON line is `line_too_long`
+    max_columns: int = 10_000                  # more is `too_many_columns` (per-column work would crawl)
     max_decompressed_bytes: int = 64 << 30     # gzip: stop past this much output…
     max_ratio: float = 200.0                   # …or past this output/input ratio (a zip bomb)
     ratio_floor: int = 64 << 20                # the ratio is judged only beyond this much output

@@ -29,6 +29,10 @@ class _LineTooLong(Exception):
     pass
 
 
+class _TooManyColumns(Exception):
+    pass
+
+
 def _lines(source: IO[bytes], limit: int) -> Iterator[bytes]:
     """Lines without their newline; raises _LineTooLong past ``limit`` bytes without a newline."""
     pending = b""
@@ -74,10 +78,14 @@ _BAD = object()
 
 
 class _Columns:
-    def __init__(self, contract: Contract) -> None:
+    """The values of a chunk of rows, per column; a row's absent keys cost nothing (no padding)."""
+
+    def __init__(self, contract: Contract, max_columns: int) -> None:
         self.contract = contract
+        self.max_columns = max_columns
         self.stats: dict[str, ColumnStats] = {}
         self.values: dict[str, list[Any]] = {}
+        self.rows_at: dict[str, list[int]] = {}     # the chunk row of each value, for error messages
         self.rows_in_chunk = 0
         self.chunk_start = 0
 
@@ -85,20 +93,25 @@ class _Columns:
         for key, value in obj.items():
             column = self.values.get(key)
             if column is None:
-                column = self.values[key] = [None] * self.rows_in_chunk
-                stats = self.stats[key] = ColumnStats(key, self.contract)
-                stats.nulls += self.chunk_start     # absent from every earlier row
+                if key not in self.stats:
+                    if len(self.stats) >= self.max_columns:
+                        raise _TooManyColumns
+                    stats = self.stats[key] = ColumnStats(key, self.contract)
+                    stats.nulls += self.chunk_start     # absent from every earlier chunk
+                column = self.values[key] = []
+                self.rows_at[key] = []
             column.append(value)
+            self.rows_at[key].append(self.rows_in_chunk)
         self.rows_in_chunk += 1
-        for column in self.values.values():
-            if len(column) < self.rows_in_chunk:
-                column.append(None)
 
     def flush(self) -> None:
-        for name, values in self.values.items():
-            self.stats[name].add(self._array(name, values))
+        for name, stats in self.stats.items():
+            present = self.values.get(name, [])
+            stats.nulls += self.rows_in_chunk - len(present)     # rows of this chunk without the key
+            if present:
+                stats.add(self._array(name, present))
         self.chunk_start += self.rows_in_chunk
-        self.values = {name: [] for name in self.values}
+        self.values, self.rows_at = {}, {}
         self.rows_in_chunk = 0
 
     def _array(self, name: str, values: list[Any]) -> pa.Array:
@@ -120,7 +133,7 @@ class _Columns:
             if ok is _BAD:
                 bad += 1
                 if first is None:
-                    first = (json.dumps(value)[:60], self.chunk_start + i + 1)
+                    first = (json.dumps(value)[:60], self.chunk_start + self.rows_at[name][i] + 1)
                 ok = None
             converted.append(ok)
         if first is not None:
@@ -130,7 +143,7 @@ class _Columns:
 
 def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: Limits,
                   progress: Progress | None) -> Profile:
-    columns = _Columns(contract)
+    columns = _Columns(contract, limits.max_columns)
     rows = bad_json = bad_text = 0
     first_bad: tuple[int, str] | None = None
     first_text = 0
@@ -160,6 +173,9 @@ def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: L
                 if progress is not None:
                     progress(source.tell(), size)
         columns.flush()
+    except _TooManyColumns:
+        stop = Finding("too_many_columns", FAIL, f"line {line_no:,} brings the number of distinct keys past "
+                                                 f"{limits.max_columns:,}, the limit; reading stopped")
     except _LineTooLong:
         stop = Finding("line_too_long", FAIL, f"line {line_no + 1:,} is longer than {limits.max_line_bytes:,} "
                                               "bytes, the reader's limit; reading stopped")

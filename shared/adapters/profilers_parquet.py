@@ -132,10 +132,15 @@ def _from_statistics(field: pa.Field, leaf: int | None, meta: Any) -> ColumnProf
         if not st.has_min_max:
             exact = False
             continue
-        if isinstance(st.min, bytes) or isinstance(st.max, bytes):
+        try:
+            raw_lo, raw_hi = st.min, st.max
+        except _ERRORS:                      # e.g. a timestamp beyond year 9999: scan the column instead
+            exact = False
+            continue
+        if isinstance(raw_lo, bytes) or isinstance(raw_hi, bytes):
             exact = False                    # binary statistics are not comparable values
             continue
-        g_lo, g_hi = py_scalar(st.min), py_scalar(st.max)
+        g_lo, g_hi = py_scalar(raw_lo), py_scalar(raw_hi)
         lo = g_lo if lo is None or g_lo < lo else lo
         hi = g_hi if hi is None or g_hi > hi else hi
     rows = meta.num_rows

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -58,10 +59,9 @@ def _check_bytes(profile: Profile, contract: Contract) -> list[Finding]:
 
 def _check_schema(profile: Profile, contract: Contract) -> list[Finding]:
     out = []
-    names = list(profile.column_order or profile.columns)
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    for name in duplicates:
-        out.append(Finding("duplicate_column", FAIL, f"column {name!r} appears {names.count(name)} times "
+    counts = Counter(profile.column_order or profile.columns)
+    for name in sorted(n for n, times in counts.items() if times > 1):
+        out.append(Finding("duplicate_column", FAIL, f"column {name!r} appears {counts[name]} times "
                                                      "in the header", column=name))
     missing = [n for n, rule in contract.columns.items() if rule.required and n not in profile.columns]
     hint = _delimiter_hint(profile, contract, missing)

@@ -20,6 +20,7 @@ CODES: Mapping[str, str] = MappingProxyType({
     "line_too_long": "a line is longer than the reader's limit (hostile or corrupt input)",
     "ragged_rows": "rows whose number of fields differs from the header; they are skipped",
     "decompression_limit": "decompressed size or ratio beyond the limit (a zip bomb); reading stopped",
+    "too_many_columns": "more columns (or JSON keys) than the reader's limit; reading stopped",
     "duplicate_column": "two columns have the same name",
     "wrong_delimiter": "the header looks delimited by another character than the contract's",
     # the contract
