@@ -101,7 +101,7 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--ticks", type=int, default=7)
     args = parser.parse_args()
-    with Azurite() as server:
+    with Azurite(in_memory=True) as server:
         target = StorageTarget(connection_string=server.connection_string)
         blobs = AzureBlobStore(target)
         for name, total in (("small", args.small), ("big", args.big)):

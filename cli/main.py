@@ -123,5 +123,13 @@ def _run(args: argparse.Namespace) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script: exit without interpreter teardown, where pyarrow's thread pools can
+    abort now and then and replace the exit code (see cli.validate.exit_now)."""
+    from cli.validate import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
