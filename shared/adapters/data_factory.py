@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
 from shared.config import FactoryRef
 from shared.core.models import PipelineRun, RunStatus
 from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
@@ -31,14 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_PAGES = 1000                       # a factory answering more pages than this is misbehaving
-
-
-def is_local_emulator(endpoint: str) -> bool:
-    """Plain http is only ever the sandbox's ADF emulator on this machine."""
-    parts = urlsplit(endpoint)
-    return parts.scheme == "http" and (parts.hostname or "") in LOCAL_HOSTS
 
 
 class DataFactoryRunner:
@@ -176,10 +170,10 @@ class DataFactoryRunner:
                                    "transport": azure_transport()}
         if is_local_emulator(self._endpoint):
             # The SDK refuses bearer tokens over http; the emulator only checks that one is present.
-            options["authentication_policy"] = _emulator_auth_policy()
-            credential: Any = _NoCredential()
+            options["authentication_policy"] = emulator_auth_policy()
+            credential: Any = NoCredential()
         else:
-            credential = self._credential or _default_credential(self._factory.client_id)
+            credential = self._credential or default_credential(self._factory.client_id)
         return DataFactoryManagementClient(credential, self._factory.subscription_id, base_url=self._endpoint,
                                            **options)
 
@@ -298,27 +292,3 @@ def _optional_utc(value: datetime | None) -> datetime | None:
 
 def _iso(value: datetime | None) -> str:
     return "" if value is None else _utc(value).isoformat()
-
-
-class _NoCredential:
-    """Stands where the SDK wants a credential when the emulator's policy sets the header itself."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        raise RuntimeError("the local ADF emulator needs no token")
-
-
-def _emulator_auth_policy() -> Any:
-    from azure.core.pipeline import PipelineRequest
-    from azure.core.pipeline.policies import SansIOHTTPPolicy
-
-    class EmulatorBearer(SansIOHTTPPolicy):  # type: ignore[type-arg]
-        def on_request(self, request: PipelineRequest[Any]) -> None:
-            request.http_request.headers["Authorization"] = "Bearer sandbox-emulator"
-
-    return EmulatorBearer()
-
-
-def _default_credential(client_id: str | None) -> TokenCredential:
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=client_id)

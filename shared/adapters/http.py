@@ -49,3 +49,36 @@ def azure_transport(connection_timeout: float = 10, read_timeout: float = 60) ->
 
     return _Transport(use_env_settings=proxies_configured(), connection_timeout=connection_timeout,
                       read_timeout=read_timeout)
+
+
+def is_local_emulator(endpoint: str) -> bool:
+    """Only the sandbox's emulators may be reached over plain http (and get a dummy bearer token)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+class NoCredential:
+    """Stands where an SDK wants a credential when ``emulator_auth_policy`` sets the header itself."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        raise RuntimeError("a local emulator needs no token")
+
+
+def emulator_auth_policy() -> Any:
+    """The SDKs refuse bearer tokens over http; the emulators only check that one is present."""
+    from azure.core.pipeline import PipelineRequest
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    class EmulatorBearer(SansIOHTTPPolicy):  # type: ignore[type-arg]
+        def on_request(self, request: PipelineRequest[Any]) -> None:
+            request.http_request.headers["Authorization"] = "Bearer sandbox-emulator"
+
+    return EmulatorBearer()
+
+
+def default_credential(client_id: str | None) -> Any:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=client_id)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from shared.adapters.data_factory import is_local_emulator
+from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
 from shared.errors import ConfigError, ExternalError, Rejected, Throttled, Unavailable
 
 if TYPE_CHECKING:
@@ -146,10 +146,10 @@ class LogAnalyticsDurations:
         # Our own loop decides every retry, within max_wait: azure-core's would sleep out any Retry-After.
         options: dict[str, Any] = {"retry_total": 0, "endpoint": self._endpoint}
         if is_local_emulator(self._endpoint):
-            options["authentication_policy"] = _emulator_auth_policy()
-            credential: Any = _NoCredential()
+            options["authentication_policy"] = emulator_auth_policy()
+            credential: Any = NoCredential()
         else:
-            credential = self._credential or _default_credential(self._client_id)
+            credential = self._credential or default_credential(self._client_id)
         from shared.adapters.http import azure_transport
 
         return LogsQueryClient(credential, transport=azure_transport(), **options)
@@ -288,27 +288,3 @@ def _retry_after(exc: HttpResponseError) -> float | None:
                 continue
             return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return None
-
-
-class _NoCredential:
-    """Stands where the SDK wants a credential when the emulator's policy sets the header itself."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        raise RuntimeError("the local Log Analytics emulator needs no token")
-
-
-def _emulator_auth_policy() -> Any:
-    from azure.core.pipeline import PipelineRequest
-    from azure.core.pipeline.policies import SansIOHTTPPolicy
-
-    class EmulatorBearer(SansIOHTTPPolicy):  # type: ignore[type-arg]
-        def on_request(self, request: PipelineRequest[Any]) -> None:
-            request.http_request.headers["Authorization"] = "Bearer sandbox-emulator"
-
-    return EmulatorBearer()
-
-
-def _default_credential(client_id: str | None) -> TokenCredential:
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=client_id)
