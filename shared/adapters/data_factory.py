@@ -8,7 +8,6 @@ and 5xx, honouring Retry-After within a bounded wait. The Azure SDK is imported 
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import threading
@@ -19,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
+from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator, retry_after
 from shared.config import FactoryRef
 from shared.core.models import PipelineRun, RunStatus
 from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
@@ -195,7 +194,7 @@ class DataFactoryRunner:
                 status = exc.status_code
                 if status is None:       # no answer to map: a token that could not be had, an odd body
                     raise _unanswered(what, exc) from exc
-                delay = _retry_after(exc)
+                delay = retry_after(getattr(exc.response, "headers", None))
                 retryable = status == 429 or (safe and (status >= 500 or status == 408))
                 wait = delay if delay is not None else self._backoff_for(attempt)
                 if retryable and attempt < self._retries and waited + wait <= self._max_wait:
@@ -254,23 +253,6 @@ def _detail(exc: HttpResponseError) -> str:
         return f"{error.code}: {error.message}"
     return str(exc.reason or exc.message)
 
-
-def _retry_after(exc: HttpResponseError) -> float | None:
-    """Seconds the service asked us to wait (retry-after-ms, x-ms-retry-after-ms, Retry-After)."""
-    headers = getattr(exc.response, "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if not value:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                continue
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    return None
 
 
 def _to_run(run: Any) -> PipelineRun:

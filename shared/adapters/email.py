@@ -237,10 +237,9 @@ def _map_azure(call: Any, what: str) -> Any:
         reason = _short(exc.message or exc.reason or "")
         if status == 429:
             headers = getattr(exc.response, "headers", None) or {}
-            from shared.adapters.powerbi import parse_retry_after
+            from shared.adapters.http import retry_after
 
-            raise Throttled(f"{what}: throttled ({reason})", status=429,
-                            retry_after=parse_retry_after(headers.get("Retry-After"))) from exc
+            raise Throttled(f"{what}: throttled ({reason})", status=429, retry_after=retry_after(headers)) from exc
         if status >= 500:
             raise Unavailable(f"{what}: service error {status} ({reason})", status=status) from exc
         if status >= 400:

@@ -10,6 +10,9 @@ environment per call (so NO_PROXY keeps its exact meaning).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 _PROXY_KEYS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -82,3 +85,31 @@ def default_credential(client_id: str | None) -> Any:
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (a number of seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a response asks us to wait: Azure's retry-after-ms headers first, then Retry-After."""
+    lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        try:
+            return max(0.0, float(lowered[name]) / 1000)
+        except (KeyError, ValueError):
+            continue
+    return parse_retry_after(lowered.get("retry-after"))

@@ -9,7 +9,6 @@ it enters the KQL only as an escaped string literal. azure-monitor-query is impo
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import threading
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
+from shared.adapters.http import retry_after as retry_after_of
 from shared.errors import ConfigError, ExternalError, Rejected, Throttled, Unavailable
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class LogAnalyticsDurations:
                 status = exc.status_code
                 if status is None:
                     raise _unanswered(what, exc) from exc
-                retry_after = _retry_after(exc)
+                retry_after = retry_after_of(getattr(exc.response, "headers", None))
                 if not (status == 429 or status >= 500 or status == 408):
                     raise _mapped(what, exc, status, retry_after) from exc
                 failure: Exception = exc
@@ -271,20 +271,3 @@ def _detail(exc: HttpResponseError) -> str:
         return f"{code}: {message}"
     return str(exc.reason or exc.message)
 
-
-def _retry_after(exc: HttpResponseError) -> float | None:
-    """Seconds the service asked us to wait (retry-after-ms, x-ms-retry-after-ms, Retry-After)."""
-    headers = getattr(exc.response, "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if not value:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                continue
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    return None

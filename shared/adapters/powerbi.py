@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from shared.adapters.http import retry_after
 from shared.errors import ConfigError, Conflict, ExternalError, NotFound, Rejected, Throttled, Unavailable
 from shared.ports import RefreshState
 
@@ -183,8 +183,8 @@ def error_for(response: Any, what: str) -> ExternalError:
     detail = f"{code}: {message}" if code and message else (code or message or f"HTTP {status}")
     lowered = detail.lower()
     if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return Throttled(f"{what}: throttled by Power BI ({detail})", status=429, retry_after=retry_after)
+        return Throttled(f"{what}: throttled by Power BI ({detail})", status=429,
+                         retry_after=retry_after(response.headers))
     if status in (400, 409) and any(h in lowered for h in _DAILY_LIMIT_HINTS):
         return Throttled(f"{what}: the dataset's daily refresh limit is reached ({detail})",
                          status=status, retry_after=None)
@@ -229,23 +229,6 @@ def request_id_from(location: str, request_id_header: str) -> str:
     if sep and tail and "/" not in tail:
         return tail
     return request_id_header.strip()
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (a number of seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def parse_time(value: Any) -> datetime | None:

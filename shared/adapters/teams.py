@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.adapters.powerbi import parse_retry_after
+from shared.adapters.http import retry_after
 from shared.core.models import Message
 from shared.errors import ExternalError, Rejected, Throttled, Unavailable
 
@@ -120,7 +120,7 @@ def check_answer(status: int, headers: dict[str, str], answer: bytes) -> None:
     detail = _detail(answer)
     if status == 429:
         raise Throttled(f"Teams webhook: throttled ({detail or 'HTTP 429'})", status=429,
-                        retry_after=parse_retry_after(headers.get("retry-after")))
+                        retry_after=retry_after(headers))
     if status >= 500:
         raise Unavailable(f"Teams webhook: service error {status} ({detail or 'no detail'})", status=status)
     if not 200 <= status < 300:

@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from sandbox.powerbi_emulator import PowerBIEmulator
-from shared.adapters.powerbi import PowerBIRefresher, parse_retry_after, request_id_from
+from shared.adapters.http import parse_retry_after
+from shared.adapters.powerbi import PowerBIRefresher, request_id_from
 from shared.errors import ConfigError, Conflict, ExternalError, NotFound, Rejected, Throttled, Unavailable
 from tests.integration.secrets_in_logs import assert_nowhere, capture_everything
 
