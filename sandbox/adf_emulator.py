@@ -18,10 +18,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sandbox.local_server import QuietServer
 from sandbox.pipelines.queries import ACTIVITY_FILTERS, RUN_FILTERS, ArmError, order, page, select, window
 from sandbox.pipelines.runtime import Injected, Pipeline, PipelineBody, RunRecord, RunSettings, execute
 
@@ -86,7 +87,7 @@ class ADFEmulator:
         self.requests: list[dict[str, Any]] = []
         self._threads: list[threading.Thread] = []
         self._host = host
-        self._server = _Server((host, port), _handler_for(self))
+        self._server = QuietServer((host, port), _handler_for(self))
         self._serve_thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -409,11 +410,6 @@ class ADFEmulator:
             return 404, {"error": f"no admin call {method} {path}"}
         except (ValueError, TypeError) as exc:
             return 400, {"error": str(exc)}
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256   # many concurrent callers: a short backlog turns into 1 s SYN retries
-    daemon_threads = True
 
 
 def _json_body(body: bytes) -> Any:

@@ -35,10 +35,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from sandbox.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ class Recorded:
         return str(self.body.get("query", "")) if isinstance(self.body, dict) else ""
 
 
-class LogAnalyticsEmulator:
+class LogAnalyticsEmulator(LocalServer):
     """``with LogAnalyticsEmulator() as la: la.add_run(...); LogsQueryClient(..., endpoint=la.endpoint)``."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, workspace_id: str | None = None) -> None:
@@ -312,44 +313,12 @@ class LogAnalyticsEmulator:
         self._faults: deque[tuple[int, dict[str, str], dict[str, Any]] | None] = deque()
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self) -> LogAnalyticsEmulator:
-        emulator = self
-
-        class Handler(_Handler):
-            owner = emulator
-
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="log-analytics-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> LogAnalyticsEmulator:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
     @property
     def endpoint(self) -> str:
-        assert self._server is not None, "the emulator is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     # -- data, knobs, inspection -------------------------------------------------------------------
 
@@ -494,3 +463,6 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("log analytics emulator: %s", format % args)
 
+
+LogAnalyticsEmulator.handler = _Handler
+LogAnalyticsEmulator.thread_name = "log-analytics-emulator"

@@ -20,17 +20,17 @@ import argparse
 import json
 import logging
 import re
-import sys
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from sandbox.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class _Knobs:
     failures: deque[Failure] = field(default_factory=deque)
 
 
-class PowerBIEmulator:
+class PowerBIEmulator(LocalServer):
     """The emulator; ``with PowerBIEmulator() as pbi: pbi.base_url`` …"""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, refresh_seconds: float = 0.5,
@@ -149,43 +149,8 @@ class PowerBIEmulator:
         self._refreshes: list[Refresh] = []
         self._recent: deque[float] = deque()
         self.requests: list[Recorded] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> PowerBIEmulator:
-        emulator = self
-
-        class Handler(_Handler):
-            owner = emulator
-
-        self._server = _Server(self._address, Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="powerbi-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> PowerBIEmulator:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the emulator is not started"
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -357,17 +322,6 @@ class PowerBIEmulator:
         return 404, {"error": f"no control route {method} {path}"}
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256   # many concurrent callers: a short backlog turns into 1 s SYN retries
-    """A threading HTTP server that does not print a traceback when a client hangs up mid-request."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
@@ -417,6 +371,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("power bi emulator: %s", format % args)
+
+
+PowerBIEmulator.handler = _Handler
+PowerBIEmulator.thread_name = "powerbi-emulator"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,13 +19,13 @@ import argparse
 import json
 import logging
 import secrets
-import sys
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sandbox.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def validate_envelope(envelope: Any) -> list[str]:
     return problems
 
 
-class TeamsSink:
+class TeamsSink(LocalServer):
     """The sink; ``with TeamsSink() as teams: teams.url`` …"""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -84,41 +84,6 @@ class TeamsSink:
         self.refused: list[tuple[int, str]] = []
         self.attempts = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> TeamsSink:
-        sink = self
-
-        class Handler(_Handler):
-            owner = sink
-
-        self._server = _Server(self._address, Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="teams-sink",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> TeamsSink:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the sink is not started"
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -215,17 +180,6 @@ class TeamsSink:
         return 404, {"error": f"no control route {method} {path}"}
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256   # many concurrent callers: a short backlog turns into 1 s SYN retries
-    """A threading HTTP server that does not print a traceback when a client hangs up mid-request."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
@@ -280,6 +234,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # The request line carries the signature: log the status only.
         log.debug("teams sink answered", extra={"status": args[1] if len(args) > 1 else ""})
+
+
+TeamsSink.handler = _Handler
+TeamsSink.thread_name = "teams-sink"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sandbox.local_server import LocalServer
 
 _OPERATION = re.compile(r"^/emails/operations/([^/]+)$")
 
@@ -32,7 +32,7 @@ class _Operation:
 
 
 @dataclass
-class AcsEmailEmulator:
+class AcsEmailEmulator(LocalServer):
     running_polls: int = 1                 # polls that still answer Running before the final status
     throttle_next: int = 0
     retry_after: int = 7
@@ -42,28 +42,9 @@ class AcsEmailEmulator:
     authorizations: list[str] = field(default_factory=list)
     _operations: dict[str, _Operation] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    def __enter__(self) -> AcsEmailEmulator:
-        emulator = self
-
-        class Handler(_Handler):
-            owner = emulator
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-
     @property
     def endpoint(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def answer(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                body: bytes) -> tuple[int, dict[str, str], Any]:
@@ -123,16 +104,6 @@ class AcsEmailEmulator:
         return 200, {}, {"id": op.id, "status": "Succeeded"}
 
 
-class _Server(ThreadingHTTPServer):
-    """A threading HTTP server that does not print a traceback when a client hangs up mid-request."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
@@ -164,3 +135,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+AcsEmailEmulator.handler = _Handler

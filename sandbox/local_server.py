@@ -1,0 +1,61 @@
+"""The lifecycle every sandbox HTTP emulator shares: a threaded server on 127.0.0.1, started and
+stopped with the emulator (``with Emulator() as e: e.port``), its handler bound to the emulator."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up mid-request."""
+
+    request_queue_size = 256   # many concurrent callers: a short backlog turns into 1 s SYN retries
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+class LocalServer:
+    """Mix into an emulator; its handler class reaches the emulator as ``self.owner``."""
+
+    handler: ClassVar[type[BaseHTTPRequestHandler]]
+    thread_name: ClassVar[str] = "sandbox-server"
+    _address: tuple[str, int] = ("127.0.0.1", 0)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        handler = type("Handler", (self.handler,), {"owner": self})
+        self._server = QuietServer(self._address, handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.thread_name,
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, f"{type(self).__name__} is not started"
+        return int(self._server.server_address[1])
