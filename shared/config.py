@@ -22,7 +22,6 @@ from shared.errors import ConfigError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALERTS_QUEUE = "alerts"                 # fixed: the dispatcher's queue trigger names it
-ALERTS_POISON_QUEUE = "alerts-poison"  # where the Functions host moves messages that keep failing
 EVENTS_QUEUE = "pipeline-events"        # fixed: the webhook's worker queue trigger names it
 
 
@@ -102,7 +101,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("CLAIM_TIMEOUT", "How long a batch claim without a run id is left to its tick before "
                 "another tick reconciles it with ADF.", default="10m", infra=False),
 )
-SETTING_NAMES = frozenset(s.name for s in SETTINGS)
 
 
 @dataclass(frozen=True)

@@ -80,9 +80,11 @@ class StateStore(Protocol):
 
 
 class Profiler(Protocol):
-    def profile(self, container: str, name: str, contract: Contract) -> Profile:
-        """Profile one blob in a streaming pass. Data problems are findings in the profile; only a
-        failing read of the blob raises (NotFound, Unavailable)."""
+    def profile(self, container: str, name: str, contract: Contract, size: int | None = None) -> Profile:
+        """Profile one blob in a streaming pass (``size``: the blob's size, when the caller has it).
+
+        Data problems are findings in the profile; only a failing read of the blob raises (NotFound,
+        Unavailable)."""
         ...
 
 

@@ -70,11 +70,12 @@ class BlobProfiler:
                                                      credential=credential_for(self._target), **self._options)
             return self._client
 
-    def profile(self, container: str, name: str, contract: Contract) -> Profile:
+    def profile(self, container: str, name: str, contract: Contract, size: int | None = None) -> Profile:
         from shared.adapters import profilers
 
         blob = self._service().get_blob_client(container, name)
-        size = int(map_errors(blob.get_blob_properties, f"blob {container}/{name}").size or 0)
+        if size is None:
+            size = int(map_errors(blob.get_blob_properties, f"blob {container}/{name}").size or 0)
         fmt = profilers.detect_format(name, contract)
         if fmt is None:
             return profilers.unreadable("unknown", size, f"cannot tell the format of {name}: name it .csv, "

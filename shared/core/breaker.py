@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from shared.core.spec import PowerBIDataset
 
@@ -40,21 +40,6 @@ def hold_reasons(run: RunFacts, verdict: str | None, outputs_expected: bool, tar
         elif verdict == "warn" and not target.refresh_on_warn:
             reasons.append("its outputs passed with warnings (refresh_on_warn is off)")
     return reasons
-
-
-@dataclass(frozen=True)
-class Budget:
-    used: int
-    limit: int
-
-    @property
-    def left(self) -> int:
-        return max(0, self.limit - self.used)
-
-
-def budget_day(now: datetime) -> date:
-    """Power BI counts refreshes per UTC day."""
-    return now.date()
 
 
 def summarize(reasons: Sequence[str]) -> str:

@@ -87,13 +87,11 @@ def _record(deps: Deps, alert: Alert, channel: str, status: str, detail: str = "
         "status": status, "dataset": alert.dataset, "code": alert.code, "detail": detail[:500]}))
 
 
-def _status(deps: Deps, alert: Alert, channel: str) -> str:
-    row = deps.state.get(deps.tables.deliveries, alert.fingerprint, f"{_instance(alert)}|{channel}")
-    return str(row.data.get("status", "")) if row is not None else ""
-
-
-def _already_sent(deps: Deps, alert: Alert, channel: str) -> bool:
-    return _status(deps, alert, channel) in ("sent", "digested")
+def _earlier_attempts(deps: Deps, alert: Alert) -> dict[str, str]:
+    """Channel → status of this alert's earlier deliveries (one read: the rows share a key prefix)."""
+    prefix = f"{_instance(alert)}|"
+    rows = deps.state.query(deps.tables.deliveries, alert.fingerprint, prefix, prefix + "~")
+    return {row.row[len(prefix):]: str(row.data.get("status", "")) for row in rows}
 
 
 def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> Message:
@@ -115,10 +113,11 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
                                             "reason": decision.reason})
         return outcome
     health = {c: channel_health(deps, c) for c in ("teams", "email")}
-    failed_before = frozenset(c for c in decision.channels if _status(deps, alert, c) == "failed")
+    earlier = _earlier_attempts(deps, alert)
+    failed_before = frozenset(c for c in decision.channels if earlier.get(c) == "failed")
     for channel in with_fallback(decision.channels, health, policy, dequeue_count, decision.recipients, now,
                                  failed_before):
-        if _already_sent(deps, alert, channel):
+        if earlier.get(channel) in ("sent", "digested"):
             outcome.sent.append(channel)
             continue
         if not alert.resolves and alert.severity is not Severity.FAIL and should_digest(health[channel], policy, now):

@@ -89,7 +89,7 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
         return outcome
     assert deps.profiler is not None, "the output guard needs a profiler"
     contract = out.contract
-    profile = deps.profiler.profile(container, name, contract)
+    profile = deps.profiler.profile(container, name, contract, size=info.size)
     findings = checks.check(profile, contract, now, path=name)
     observation = history.from_profile(profile, ts=info.last_modified, dataset=ds.name, stage="output", name=name,
                                        drift_columns=contract.drift.columns)
