@@ -88,6 +88,7 @@ def main() -> int:
     logging.getLogger().addHandler(logging.NullHandler())
     from sandbox.azurite import Azurite
     from sandbox.host import LocalHost
+    from sandbox.stack import app_settings
     from shared import bootstrap
     from shared.adapters.storage import AzureBlobStore
     from shared.config import StorageTarget
@@ -111,13 +112,9 @@ def main() -> int:
                                     "--daily-limit", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
             children.append(pbi)
             pbi_url = pbi.stdout.readline().strip().rsplit(" ", 1)[-1]  # type: ignore[union-attr]
-            settings = {
-                "AzureWebJobsStorage": conn, "DATA_STORAGE": conn, "PIPELINES_CONFIG": str(ROOT / "pipelines.yaml"),
-                "UPSTREAM_SCHEDULE": "0 0 * * * *", "FOLLOWUP_SCHEDULE": "0 */5 * * * *",
-                "OUTPUT_CONTAINER": "outputs", "ADF_SUBSCRIPTION_ID": adf_info["subscriptionId"],
-                "ADF_RESOURCE_GROUP": adf_info["resourceGroup"], "ADF_FACTORY_NAME": adf_info["factory"],
-                "ADF_ENDPOINT": adf_info["url"], "POWERBI_API_URL": pbi_url, "POWERBI_DAILY_LIMIT": "100000",
-                "VERDICT_WAIT": "0s", "STATE_TABLE_PREFIX": "bench"}
+            settings = app_settings(conn, ROOT / "pipelines.yaml",
+                                    (adf_info["subscriptionId"], adf_info["resourceGroup"], adf_info["factory"]),
+                                    adf_info["url"], pbi_url, POWERBI_DAILY_LIMIT="100000", VERDICT_WAIT="0s")
             deps = bootstrap.build_deps(settings)
             assert deps.runner is not None
             blobs = AzureBlobStore(StorageTarget(connection_string=conn))

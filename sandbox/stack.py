@@ -55,18 +55,12 @@ class Stack:
         self.powerbi = self._stack.enter_context(PowerBIEmulator())
         self.teams = self._stack.enter_context(TeamsSink())
         self.smtp = self._stack.enter_context(SmtpSink())
-        self.settings = {
-            "AzureWebJobsStorage": conn, "DATA_STORAGE": conn,
-            "PIPELINES_CONFIG": str(self.pipelines_config), "UPSTREAM_SCHEDULE": "0 0 * * * *",
-            "FOLLOWUP_SCHEDULE": "0 */5 * * * *", "OUTPUT_CONTAINER": "outputs",
-            "ADF_SUBSCRIPTION_ID": self.adf.subscription_id, "ADF_RESOURCE_GROUP": self.adf.resource_group,
-            "ADF_FACTORY_NAME": self.adf.factory_name, "ADF_ENDPOINT": self.adf.url,
-            "STATE_TABLE_PREFIX": "sbx" + uuid.uuid4().hex[:8],
-            "POWERBI_API_URL": self.powerbi.base_url, "TEAMS_WEBHOOK_URL": self.teams.url,
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp.port), "SMTP_SENDER": "autopilot@example.com",
-            "SMTP_TLS": "auto", "ALERT_EMAIL_TO": "oncall@example.com", "VERDICT_WAIT": self.verdict_wait,
-            **self.extra_settings,
-        }
+        self.settings = app_settings(
+            conn, self.pipelines_config, (self.adf.subscription_id, self.adf.resource_group, self.adf.factory_name),
+            self.adf.url, self.powerbi.base_url,
+            TEAMS_WEBHOOK_URL=self.teams.url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.smtp.port),
+            SMTP_SENDER="autopilot@example.com", SMTP_TLS="auto", ALERT_EMAIL_TO="oncall@example.com",
+            VERDICT_WAIT=self.verdict_wait, **self.extra_settings)
         host_json = json.loads((ROOT / "host.json").read_text())
         host_json["extensions"]["queues"]["visibilityTimeout"] = self.queue_visibility
         self.host = self._stack.enter_context(LocalHost(_app(), self.settings, host_json=host_json,
@@ -90,6 +84,20 @@ class Stack:
             return [json.loads(base64.b64decode(m.content)) for m in client.peek_messages(max_messages=32)]
         except ResourceNotFoundError:
             return []
+
+
+def app_settings(connection_string: str, pipelines_config: Path, factory: tuple[str, str, str], adf_url: str,
+                 powerbi_url: str, **extra: str) -> dict[str, str]:
+    """The app settings that point the app at the sandbox: one Azurite, the emulators, fresh tables."""
+    subscription, resource_group, factory_name = factory
+    return {
+        "AzureWebJobsStorage": connection_string, "DATA_STORAGE": connection_string,
+        "PIPELINES_CONFIG": str(pipelines_config), "UPSTREAM_SCHEDULE": "0 0 * * * *",
+        "FOLLOWUP_SCHEDULE": "0 */5 * * * *", "OUTPUT_CONTAINER": "outputs",
+        "ADF_SUBSCRIPTION_ID": subscription, "ADF_RESOURCE_GROUP": resource_group, "ADF_FACTORY_NAME": factory_name,
+        "ADF_ENDPOINT": adf_url, "POWERBI_API_URL": powerbi_url, "STATE_TABLE_PREFIX": "sbx" + uuid.uuid4().hex[:8],
+        **extra,
+    }
 
 
 def _app() -> Any:
