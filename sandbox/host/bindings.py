@@ -123,16 +123,20 @@ def connection_string(setting: str, settings: Mapping[str, str]) -> str:
     raise Invalid(f"connection setting {name!r} is not set; set it to a storage connection string")
 
 
+def index_app(app: Any) -> list[Any]:
+    """``app.get_functions()``, indexed afresh as a new worker would: get_functions() remembers the
+    names it has seen to reject duplicates, so a second call in one process would fail."""
+    if hasattr(app, "functions_bindings"):
+        app.functions_bindings = None
+    return list(app.get_functions())
+
+
 def load_functions(app: Any, settings: Mapping[str, str]) -> list[Function]:
     """Read the app's functions and their trigger bindings; raise ConfigError naming every problem."""
     problems: list[str] = []
     functions: list[Function] = []
-    # get_functions() remembers names it has seen to reject duplicates, so a second call (a host
-    # restarted in the same process) would fail; each start indexes afresh, like a new worker.
-    if hasattr(app, "functions_bindings"):
-        app.functions_bindings = None
     try:
-        indexed = app.get_functions()
+        indexed = index_app(app)
     except ValueError as exc:   # e.g. two functions with the same name
         raise ConfigError([str(exc)], "function app") from exc
     for fn in indexed:

@@ -14,7 +14,7 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_TEXT = 4000
 MAX_NAME = 260
 STATUSES = ("Succeeded", "Failed")
-_RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")   # an ADF run id (a GUID); also the Location's path
 FIELDS = {"factory", "pipeline", "runId", "status", "batchId", "error"}
 
 
@@ -87,7 +87,7 @@ def parse_event(body: bytes, content_type: str) -> PipelineEvent | Rejection:
     factory = _text(data, "factory", problems, required=True, limit=MAX_NAME)
     pipeline = _text(data, "pipeline", problems, required=True, limit=MAX_NAME)
     run_id = _text(data, "runId", problems, required=True, limit=100)
-    if run_id and not _RUN_ID.match(run_id):
+    if run_id and not RUN_ID.match(run_id):
         problems.append("runId: must be the run's id (letters, digits and hyphens), e.g. \"@{pipeline().RunId}\"")
     status = _text(data, "status", problems, required=True, limit=40)
     if status and status not in STATUSES:

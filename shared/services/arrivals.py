@@ -29,9 +29,12 @@ def update(deps: Deps, dataset: str, stage: str, spec: StalenessSpec, now: datet
     episode = staleness.EpisodeState(parse_time(data.get("last_arrival")), parse_time(data.get("late_since")))
     times = [t for v in arrivals.values() if (t := parse_time(v))]
     episode, alerts = staleness.step(dataset, stage, episode, times, spec, now)
+    before = dict(data)
     data.update(arrivals=json.dumps(arrivals),
                 last_arrival=episode.last_arrival.isoformat() if episode.last_arrival else "",
                 late_since=episode.late_since.isoformat() if episode.late_since else "")
+    if entity is not None and data == before:
+        return alerts   # nothing new: an hourly tick on a quiet dataset writes nothing
     try:
         if entity is None:
             deps.state.insert(Entity(deps.tables.watch, dataset, stage, data))

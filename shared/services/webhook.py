@@ -7,16 +7,15 @@ ours (configuration, ADF down) is a 503 that tells the Web activity to retry.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 
+from shared.core.events import RUN_ID
 from shared.errors import ConfigError, ExternalError, Rejected
 from shared.services import pipeline_events
 from shared.services.deps import Deps
 from shared.services.pipeline_events import Reply
 
 log = logging.getLogger(__name__)
-_RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 
 
 def _deps_or_reply(get_deps: Callable[[], Deps]) -> Deps | Reply:
@@ -64,7 +63,7 @@ def status_request(get_deps: Callable[[], Deps], authorization: str | None, run_
         return deps
     if (denied := _authenticate(deps, authorization)) is not None:
         return denied
-    if not _RUN_ID.match(run_id):
+    if not RUN_ID.match(run_id):
         return Reply(400, {"error": "the run id is malformed", "details": ["use letters, digits and hyphens"]})
     try:
         return pipeline_events.status_of(deps, run_id)

@@ -274,12 +274,10 @@ class Binding:
 
 def app_bindings(app: Any) -> list[Binding]:
     """Bindings of a registered ``func.FunctionApp``."""
+    from sandbox.host.bindings import index_app
+
     out = []
-    # get_functions() remembers the names it indexed and refuses them a second time (the sandbox host
-    # may have indexed this app already in the same test session): index afresh, as a new worker does.
-    if hasattr(app, "functions_bindings"):
-        app.functions_bindings = None
-    for fn in app.get_functions():
+    for fn in index_app(app):
         for binding in fn.get_bindings():
             attrs = binding.get_dict_repr()
             out.append(Binding(fn.get_function_name(), str(attrs.get("type")), attrs))
