@@ -131,6 +131,12 @@ def index_app(app: Any) -> list[Any]:
     return list(app.get_functions())
 
 
+def disabled(name: str, settings: Mapping[str, str]) -> bool:
+    """The Functions host's switch: app setting ``AzureWebJobs.<name>.Disabled`` = true (or 1)."""
+    value = settings.get(f"AzureWebJobs.{name}.Disabled", "")
+    return value.strip().lower() in ("true", "1")
+
+
 def load_functions(app: Any, settings: Mapping[str, str]) -> list[Function]:
     """Read the app's functions and their trigger bindings; raise ConfigError naming every problem."""
     problems: list[str] = []
@@ -141,6 +147,8 @@ def load_functions(app: Any, settings: Mapping[str, str]) -> list[Function]:
         raise ConfigError([str(exc)], "function app") from exc
     for fn in indexed:
         name = fn.get_function_name()
+        if disabled(name, settings):
+            continue
         bindings = json.loads(str(fn))["bindings"]
         triggers = [b for b in bindings if b["type"].endswith("Trigger")]
         if len(triggers) != 1 or triggers[0]["type"] not in TRIGGERS:

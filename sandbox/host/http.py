@@ -4,6 +4,10 @@ Routes use the Functions template syntax (``items/{id:int}``, ``files/{*path}``,
 ``authLevel`` function accepts a host key, the function's own key or the master key, sent as the
 ``x-functions-key`` header or the ``code`` query parameter; admin accepts only the master key;
 anonymous needs none. No valid key → 401. A function that raises → 500 with a generic body.
+
+As in the Python worker, functions run on a pool of ``PYTHON_THREADPOOL_THREAD_COUNT`` threads
+(default min(32, cores + 4)) fed first come, first served: under many concurrent callers each waits
+its turn instead of 50 threads contending for the interpreter and a few starving.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -91,12 +96,13 @@ class HttpFront:
     """The HTTP server thread and its routing table."""
 
     def __init__(self, functions: list[Any], route_prefix: str, keys: KeyRing, invoke: Invoke,
-                 port: int = 0) -> None:
+                 port: int = 0, threads: int | None = None) -> None:
         # Literal routes before parameterised ones, as ASP.NET routing orders them.
         self.routes = sorted(functions, key=lambda f: (f.extra["route"].count("{"), -len(f.extra["route"])))
         self.prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
         self.keys = keys
         self.invoke = invoke
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="sandbox-worker")
         self.server = _Server(("127.0.0.1", port), _Handler)
         self.server.front = self
         self._thread: threading.Thread | None = None
@@ -116,6 +122,7 @@ class HttpFront:
             self.server.shutdown()
             self._thread.join(timeout)
         self.server.server_close()   # joins request threads still running
+        self.pool.shutdown(wait=True)
         return self._thread if self._thread is not None and self._thread.is_alive() else None
 
     def match(self, path: str, method: str) -> tuple[Any, dict[str, str]] | None:
@@ -179,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = func.HttpRequest(self.command, f"http://{host}{self.path}", headers=headers,
                                    params=params, route_params=route_params, body=body)
         detail = {"method": self.command, "path": url.path}
-        record, response = front.invoke(function, request, detail, to_response)
+        record, response = front.pool.submit(front.invoke, function, request, detail, to_response).result()
         if not record.succeeded:
             self._reply(500, b"Internal Server Error", "text/plain; charset=utf-8")
             return

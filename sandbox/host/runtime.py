@@ -158,11 +158,15 @@ class LocalHost:
                                                 self.host_id, self._poll_interval))
             except ValueError as exc:
                 problems.append(f"function {function.name}: connection string is invalid: {exc}")
+        threads = settings.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+        if threads and not (threads.isdigit() and 1 <= int(threads) <= 32):
+            problems.append(f"app setting PYTHON_THREADPOOL_THREAD_COUNT={threads!r}: use a whole number "
+                            "from 1 to 32")
         if problems:
             raise ConfigError(problems, "function app")
         if by_kind.get("httpTrigger"):
             self._http = HttpFront(by_kind["httpTrigger"], self.options.route_prefix, self.keys,
-                                   self._log.invoke, self._http_port)
+                                   self._log.invoke, self._http_port, int(threads) if threads else None)
 
     def _launch(self) -> None:
         for poller in self._pollers:

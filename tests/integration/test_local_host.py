@@ -94,6 +94,21 @@ def broken(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("secret internal detail")
 
 
+IN_FLIGHT = {"now": 0, "most": 0}
+
+
+@web.function_name("slow")
+@web.route(route="slow", auth_level=func.AuthLevel.ANONYMOUS)
+def slow(req: func.HttpRequest) -> func.HttpResponse:
+    with SEEN_LOCK:
+        IN_FLIGHT["now"] += 1
+        IN_FLIGHT["most"] = max(IN_FLIGHT["most"], IN_FLIGHT["now"])
+    time.sleep(0.2)
+    with SEEN_LOCK:
+        IN_FLIGHT["now"] -= 1
+    return func.HttpResponse("done")
+
+
 app = func.FunctionApp()
 for blueprint in (timers, work, outputs, web):
     app.register_functions(blueprint)
@@ -403,3 +418,46 @@ def test_stop_leaves_no_threads_behind_and_frees_the_port(settings: dict[str, st
     assert {t.name for t in threading.enumerate()} == before
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/secure/1", timeout=2)
+
+
+def test_a_function_disabled_by_app_setting_is_neither_routed_nor_triggered(settings: dict[str, str]) -> None:
+    settings = {**settings, "AzureWebJobs.echo.Disabled": "true", "AzureWebJobs.work.Disabled": "1"}
+    running = start_host(settings)
+    try:
+        assert {f.name for f in running.functions} >= {"secure", "tick", "on_output"}
+        assert not {"echo", "work"} & {f.name for f in running.functions}
+        assert requests.post(f"{running.url}/echo/x", json={}, timeout=5).status_code == 404
+        assert requests.get(f"{running.url}/secure/1", params={"code": KEY}, timeout=5).status_code == 200
+    finally:
+        running.stop()
+
+
+def _concurrent_slow_calls(running: LocalHost, callers: int) -> int:
+    IN_FLIGHT.update(now=0, most=0)
+    threads = [threading.Thread(target=requests.get, args=(f"{running.url}/slow",), kwargs={"timeout": 10})
+               for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return IN_FLIGHT["most"]
+
+
+def test_http_functions_run_on_a_pool_of_python_threadpool_thread_count_threads(
+        settings: dict[str, str]) -> None:
+    running = start_host({**settings, "PYTHON_THREADPOOL_THREAD_COUNT": "2"})
+    try:
+        assert _concurrent_slow_calls(running, 5) == 2
+    finally:
+        running.stop()
+    running = start_host(settings)   # default: min(32, cores + 4) threads
+    try:
+        assert _concurrent_slow_calls(running, 3) == 3
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("value", ["0", "many", "33"])
+def test_a_bad_python_threadpool_thread_count_is_a_startup_error(settings: dict[str, str], value: str) -> None:
+    with pytest.raises(ConfigError, match="PYTHON_THREADPOOL_THREAD_COUNT"):
+        start_host({**settings, "PYTHON_THREADPOOL_THREAD_COUNT": value})
