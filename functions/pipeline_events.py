@@ -35,7 +35,7 @@ def pipeline_event_status(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services import webhook
 
     reply = webhook.status_request(bootstrap.get_deps, req.headers.get("authorization"),
-                                   req.route_params.get("run_id", ""))
+                                   req.route_params.get("run_id", ""), req.params.get("accepted"))
     return _response(reply.status, reply.body, reply.headers)
 
 

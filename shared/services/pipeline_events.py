@@ -1,7 +1,13 @@
 """The pipeline webhook: verify the run with ADF, check its duration, then refresh or hold.
 
-One decision per run: a retried Web activity gets the stored answer, not a second refresh. The body
-is never trusted alone; ADF says what happened. Only configured URLs are ever called.
+One decision per run: a retried Web activity gets the same Location and the one decision, not a
+second refresh. The body is never trusted alone; ADF says what happened. Only configured URLs are
+ever called.
+
+The POST does one write: the event goes on the ``pipeline-events`` queue (durable), and the worker
+records it in the events table before deciding, so the record is made once per run however many
+times the event is sent. Until the worker has recorded it, the Location answers 202 on the strength
+of the ``accepted`` time it carries (for ACCEPTED_WINDOW), then 404.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import logging
 import statistics
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.core import breaker
@@ -32,6 +38,7 @@ VERDICT_POLL = timedelta(seconds=3)         # how soon the worker looks again fo
 DURATION_HISTORY = timedelta(days=30)
 DURATION_SPEC = HistorySpec(min_history=5, window=60, sensitivity=3.5, seasonality="none")
 BAND_TTL = timedelta(minutes=5)
+ACCEPTED_WINDOW = timedelta(hours=1)        # how long an accepted event may wait in the queue unrecorded
 
 
 @dataclass
@@ -41,20 +48,23 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def location(run_id: str) -> str:
-    return f"/api/pipeline-events/{run_id}"
+def location(run_id: str, accepted: datetime | None = None) -> str:
+    """The status URL; ``accepted`` (when the event was queued) lets it answer before the worker ran."""
+    path = f"/api/pipeline-events/{run_id}"
+    return f"{path}?accepted={int(accepted.timestamp())}" if accepted is not None else path
 
 
-def _accepted(run_id: str) -> Reply:
+def _accepted(run_id: str, accepted: datetime | None = None) -> Reply:
     return Reply(202, {"state": "accepted", "runId": run_id,
                        "detail": "the run is being verified; GET the Location for the decision"},
-                 {"Location": location(run_id), "Retry-After": "5"})
+                 {"Location": location(run_id, accepted), "Retry-After": "5"})
 
 
 def accept(deps: Deps, body: bytes, content_type: str, now: datetime) -> Reply:
-    """Validate the event, record it once, queue it for the worker: a fast 202 + Location.
+    """Validate the event and queue it for the worker: one write, a fast 202 + Location.
 
-    A retried Web activity gets the stored decision (200) or the same 202 while it is being made.
+    A retried Web activity queues it again; the worker records and decides each run once, and every
+    Location of that run answers with that one decision.
     """
     parsed = parse_event(body, content_type)
     if isinstance(parsed, Rejection):
@@ -64,15 +74,9 @@ def accept(deps: Deps, body: bytes, content_type: str, now: datetime) -> Reply:
         return Reply(400, {"error": "the pipeline event is invalid",
                            "details": [f"factory: this app watches factory {deps.factory_name!r}, "
                                        f"not {event.factory!r}"]})
-    record = {"state": "accepted", "at": now.isoformat(), "event": _event_json(event)}
-    try:
-        deps.state.insert(Entity(deps.tables.events, event.run_id, "", record))
-    except Conflict:
-        existing = deps.state.get(deps.tables.events, event.run_id, "")
-        return (_stored(existing) if existing else None) or _accepted(event.run_id)
     assert deps.events_queue is not None, "the webhook needs its work queue"
-    deps.events_queue.send(json.dumps({"runId": event.run_id}))
-    return _accepted(event.run_id)
+    deps.events_queue.send(json.dumps({"runId": event.run_id, "at": now.isoformat(), "event": _event_json(event)}))
+    return _accepted(event.run_id, now)
 
 
 def _event_json(event: PipelineEvent) -> str:
@@ -81,20 +85,41 @@ def _event_json(event: PipelineEvent) -> str:
                        "error": {"message": event.error_message, "activity": event.error_activity}})
 
 
-def _stored(row: Entity) -> Reply | None:
-    if row.data.get("state") != "decided":
-        return None
-    return Reply(200, {**json.loads(str(row.data.get("reply", "{}"))), "duplicate": True})
+def status_of(deps: Deps, run_id: str, accepted: str | None = None, now: datetime | None = None) -> Reply:
+    """GET on the Location: the decision (200), 202 while it is being made, 404 when unknown.
 
-
-def status_of(deps: Deps, run_id: str) -> Reply:
-    """GET on the Location: the decision (200), 202 while it is being made, 404 when unknown."""
+    ``accepted`` is the Location's ``accepted`` (epoch seconds): an event queued that recently and
+    not yet recorded by the worker is still being decided.
+    """
     row = deps.state.get(deps.tables.events, run_id, "")
     if row is None:
+        queued = _epoch(accepted)
+        now = now or deps.clock.now()
+        if queued is not None and timedelta(minutes=-5) <= now - queued <= ACCEPTED_WINDOW:
+            return _accepted(run_id, queued)
         return Reply(404, {"error": f"no pipeline event for run {run_id}", "details": []})
     if row.data.get("state") != "decided":
         return _accepted(run_id)
     return Reply(200, json.loads(str(row.data.get("reply", "{}"))))
+
+
+def _epoch(text: str | None) -> datetime | None:
+    if not text or not text.isdigit() or len(text) > 12:
+        return None
+    return datetime.fromtimestamp(int(text), UTC)
+
+
+def _record(deps: Deps, message: dict[str, Any]) -> Entity | None:
+    """The run's row in the events table, written from the queued event the first time."""
+    run_id = str(message["runId"])
+    row = deps.state.get(deps.tables.events, run_id, "")
+    if row is not None or not isinstance(message.get("event"), str):
+        return row
+    record = {"state": "accepted", "at": str(message.get("at") or ""), "event": message["event"]}
+    try:
+        return deps.state.insert(Entity(deps.tables.events, run_id, "", record))
+    except Conflict:   # another copy of the event (a retried Web activity) got there first
+        return deps.state.get(deps.tables.events, run_id, "")
 
 
 class VerdictPending(Exception):
@@ -106,8 +131,7 @@ def process(deps: Deps, message: str, now: datetime) -> str:
 
     Returns what happened: decided, already decided, or waiting (re-queued for the verdict).
     """
-    run_id = str(json.loads(message)["runId"])
-    row = deps.state.get(deps.tables.events, run_id, "")
+    row = _record(deps, json.loads(message))
     if row is None or row.data.get("state") == "decided":
         return "already decided"
     started = parse_time(row.data.get("processing_since"))

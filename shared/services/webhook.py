@@ -57,7 +57,8 @@ def handle_request(get_deps: Callable[[], Deps], authorization: str | None, body
                      {"Retry-After": "30"})
 
 
-def status_request(get_deps: Callable[[], Deps], authorization: str | None, run_id: str) -> Reply:
+def status_request(get_deps: Callable[[], Deps], authorization: str | None, run_id: str,
+                   accepted: str | None = None) -> Reply:
     deps = _deps_or_reply(get_deps)
     if isinstance(deps, Reply):
         return deps
@@ -66,6 +67,6 @@ def status_request(get_deps: Callable[[], Deps], authorization: str | None, run_
     if not RUN_ID.match(run_id):
         return Reply(400, {"error": "the run id is malformed", "details": ["use letters, digits and hyphens"]})
     try:
-        return pipeline_events.status_of(deps, run_id)
+        return pipeline_events.status_of(deps, run_id, accepted)
     except ExternalError:
         return Reply(503, {"error": "state is unavailable; retry later", "details": []}, {"Retry-After": "30"})

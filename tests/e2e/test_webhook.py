@@ -99,7 +99,9 @@ def test_a_retried_web_activity_gets_one_refresh_and_one_alert_set(stack: Stack)
     decision = _poll(stack, location)
     assert decision["decision"] == "refresh_started", json.dumps(decision)
     late = post(stack, body)                                  # …and once more after the decision
-    assert late.status_code == 200 and late.json()["duplicate"] is True
+    assert late.status_code == 202
+    assert _poll(stack, f"{stack.host.url}{late.headers['Location'].removeprefix('/api')}") == decision
+    assert _poll(stack, f"{stack.host.url}{again.headers['Location'].removeprefix('/api')}") == decision
     assert len(stack.powerbi.refreshes()) == before + 1
 
 

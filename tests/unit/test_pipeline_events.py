@@ -72,6 +72,10 @@ class World:
                                           {"batch": key, "files": "{}", "status": verdict}))
         return run_id
 
+    def accept(self, run_id: str) -> pipeline_events.Reply:
+        body = {"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id, "status": "Succeeded"}
+        return pipeline_events.accept(self.deps, json.dumps(body).encode(), "application/json", self.clock.now())
+
     def post(self, run_id: str, status: str = "Succeeded", **extra: Any) -> pipeline_events.Reply:
         """POST the event, let the worker decide, and answer as the Location does."""
         body = {"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id, "status": status,
@@ -80,10 +84,11 @@ class World:
                                           self.clock.now())
         if accepted.status != 202:
             return accepted
-        assert accepted.headers["Location"] == f"/api/pipeline-events/{run_id}"
+        accepted_at = int(self.clock.now().timestamp())
+        assert accepted.headers["Location"] == f"/api/pipeline-events/{run_id}?accepted={accepted_at}"
         for message in self.queue.drain():
             pipeline_events.process(self.deps, message, self.clock.now())
-        return pipeline_events.status_of(self.deps, run_id)
+        return pipeline_events.status_of(self.deps, run_id, str(accepted_at))
 
 
 def test_a_good_run_with_passing_outputs_refreshes_once() -> None:
@@ -123,24 +128,38 @@ def test_outputs_not_validated_hold_the_refresh() -> None:
 def test_a_retried_web_activity_gets_the_stored_answer() -> None:
     world = World()
     run_id = world.run(verdict="fail")
-    world.post(run_id)
+    first = world.post(run_id)
+    world.clock.advance(minutes=2)
     again = world.post(run_id)
-    assert again.status == 200 and again.body["duplicate"] is True
+    assert again.status == 200 and again.body == first.body
     assert world.alerts.codes() == ["refresh_held"] and world.queue.messages == []
 
 
-def test_a_retry_while_the_first_is_queued_is_the_same_202_and_one_message() -> None:
+def test_a_retry_while_the_first_is_queued_is_the_same_202_and_one_decision() -> None:
     world = World()
     run_id = world.run()
-    body = json.dumps({"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id,
-                       "status": "Succeeded"}).encode()
-    first = pipeline_events.accept(world.deps, body, "application/json", world.clock.now())
-    second = pipeline_events.accept(world.deps, body, "application/json", world.clock.now())
-    assert (first.status, second.status) == (202, 202) and len(world.queue.messages) == 1
+    first, second = world.accept(run_id), world.accept(run_id)
+    assert (first.status, second.status) == (202, 202) and first.headers == second.headers
+    one, two = world.queue.drain()
+    assert pipeline_events.process(world.deps, one, world.clock.now()) == "decided"
+    assert pipeline_events.process(world.deps, two, world.clock.now()) == "already decided"
+    assert pipeline_events.process(world.deps, one, world.clock.now()) == "already decided"
+    assert world.refresher.requested == [("ws", "ds")]
+
+
+def test_the_location_answers_202_before_the_worker_has_recorded_the_event_then_404_once_stale() -> None:
+    world = World()
+    run_id = world.run()
+    accepted = world.accept(run_id)
+    at = accepted.headers["Location"].split("accepted=")[1]
+    assert pipeline_events.status_of(world.deps, run_id, at).status == 202
+    assert pipeline_events.status_of(world.deps, run_id).status == 404          # no accepted time: unknown
+    assert pipeline_events.status_of(world.deps, run_id, "not-a-time").status == 404
+    world.clock.advance(hours=2)   # queued two hours ago and never recorded: something is wrong
+    assert pipeline_events.status_of(world.deps, run_id, at).status == 404
     (message,) = world.queue.drain()
     assert pipeline_events.process(world.deps, message, world.clock.now()) == "decided"
-    assert pipeline_events.process(world.deps, message, world.clock.now()) == "already decided"
-    assert world.refresher.requested == [("ws", "ds")]
+    assert pipeline_events.status_of(world.deps, run_id, at).status == 200
 
 
 def test_the_worker_waits_for_the_verdict_then_decides() -> None:
