@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FULL = [
     ["bench.cold_start", "--runs", "21"],
     ["bench.detection"],
-    ["bench.webhook", "--callers", "50", "--requests", "10"],
+    ["bench.webhook", "--callers", "50", "--requests", "20"],
     ["bench.csv_validate"],
     ["bench.parquet_validate"],
 ]
