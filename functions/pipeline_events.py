@@ -48,3 +48,13 @@ def pipeline_events_worker(message: func.QueueMessage) -> None:
     deps = bootstrap.get_deps()
     outcome = service.process(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())
     log.info("pipeline event processed", extra={"outcome": outcome})
+
+
+@bp.function_name("pipeline_events_poison")
+@bp.queue_trigger(arg_name="message", queue_name="pipeline-events-poison", connection="AzureWebJobsStorage")
+def pipeline_events_poison(message: func.QueueMessage) -> None:
+    from shared import bootstrap
+    from shared.services import pipeline_events as service
+
+    deps = bootstrap.get_deps()
+    service.report_poison(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())

@@ -13,6 +13,7 @@ ALERT_CODES: dict[str, str] = {
     "output_failed": "an output file failed its contract or its history checks",
     "output_warning": "an output file passed with warnings",
     "output_poison": "an output file could not be validated after repeated attempts (poison queue)",
+    "pipeline_event_poison": "a pipeline event could not be processed after repeated attempts (poison queue)",
     "alert_undeliverable": "an alert could not be delivered after repeated attempts (alerts-poison queue)",
     "run_failed": "the pipeline run failed (ADF says so, with the failing activity and its error)",
     "run_slow": "the run took much longer than its learned duration baseline",

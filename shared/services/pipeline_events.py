@@ -122,6 +122,28 @@ def _record(deps: Deps, message: dict[str, Any]) -> Entity | None:
         return deps.state.get(deps.tables.events, run_id, "")
 
 
+def report_poison(deps: Deps, message: str, now: datetime) -> Alert:
+    """The host gave up on a pipeline event (it moved it to the poison queue): no decision was made
+    for that run and no refresh will come of it, so say so, loudly."""
+    try:
+        body = json.loads(message)
+        run_id = str(body.get("runId", ""))[:200]
+        event = json.loads(str(body.get("event") or "{}"))
+    except (ValueError, AttributeError, TypeError):
+        run_id, event = message[:200], {}
+    pipeline = str(event.get("pipeline", "")) if isinstance(event, dict) else ""
+    batch = str(event.get("batchId", "")) if isinstance(event, dict) else ""
+    ds = _dataset_for(deps, pipeline, batch) if pipeline else None
+    alert = Alert(ds.name if ds else "unknown", "pipeline_event_poison", Severity.FAIL,
+                  f"The pipeline event for run {run_id or '(unreadable)'} could not be processed after repeated "
+                  "attempts; it is in the pipeline-events-poison queue, the run has no decision and its Power BI "
+                  "refresh was not requested. Check the function logs, then send the event again.",
+                  now, subject=run_id, facts={"run_id": run_id, "pipeline": pipeline, "batch": batch},
+                  links=deps.run_links(run_id) if run_id else ())
+    deps.alerts.emit(alert)
+    return alert
+
+
 class VerdictPending(Exception):
     """The outputs are not judged yet; look again in a moment."""
 

@@ -250,3 +250,20 @@ def test_the_edge_maps_a_bad_token_to_401_and_config_errors_to_503() -> None:
 
     reply = webhook.handle_request(broken, None, b"{}", "application/json")
     assert reply.status == 503 and "AzureWebJobsStorage" not in json.dumps(reply.body)
+
+
+def test_an_event_the_host_gave_up_on_raises_pipeline_event_poison_naming_the_run() -> None:
+    world = World()
+    run_id = world.run()
+    world.accept(run_id)
+    (message,) = world.queue.drain()
+    alert = pipeline_events.report_poison(world.deps, message, world.clock.now())
+    assert (alert.dataset, alert.code, alert.severity.value) == ("scores", "pipeline_event_poison", "fail")
+    assert run_id in alert.message and world.alerts.codes() == ["pipeline_event_poison"]
+
+
+@pytest.mark.parametrize("message", ["", "not json", "[1, 2]", '{"runId": 5, "event": "{broken"}'])
+def test_an_unreadable_poison_message_still_raises_the_alert(message: str) -> None:
+    world = World()
+    alert = pipeline_events.report_poison(world.deps, message, world.clock.now())
+    assert alert.code == "pipeline_event_poison" and alert.dataset == "unknown"
