@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from shared.config import load_pipelines
 from shared.errors import ConfigError
@@ -24,33 +23,14 @@ def run(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return 3 if exc.code else 0
-    from shared.core.history import parse_observation
+    from cli.validate import read_history
     from shared.services import backtest
 
     try:
         config = load_pipelines(args.config)
+        observations = read_history(args.history)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
-        return 3
-    try:
-        lines = Path(args.history).read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"autopilot backtest: {args.history}: cannot be read: {exc}", file=sys.stderr)
-        return 3
-    observations, problems = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            observations.append(parse_observation(line))
-        except ValueError as exc:
-            problems.append(f"{args.history}:{number}: {exc}")
-    if problems:
-        print(f"{args.history} has {len(problems)} malformed line(s):", file=sys.stderr)
-        for p in problems[:20]:
-            print(f"  - {p}", file=sys.stderr)
-        if len(problems) > 20:
-            print(f"  ... and {len(problems) - 20} more", file=sys.stderr)
         return 3
     alerts = backtest.run(observations, config)
     for alert in alerts:
