@@ -210,11 +210,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         schedule = Schedule.parse(get("UPSTREAM_SCHEDULE"))
     except Invalid as exc:
         problems.append(f"UPSTREAM_SCHEDULE: {exc}")
-    claim_timeout = timedelta(minutes=10)
-    try:
-        claim_timeout = parse_duration(get("CLAIM_TIMEOUT"))
-    except Invalid as exc:
-        problems.append(f"CLAIM_TIMEOUT: {exc}")
+    claim_timeout = _duration(get, "CLAIM_TIMEOUT", problems)
     prefix = get("STATE_TABLE_PREFIX")
     if not prefix.isalnum() or not prefix[:1].isalpha() or len(prefix) > 40:
         problems.append(f"STATE_TABLE_PREFIX: {prefix!r} must be letters and digits, starting with a "
@@ -236,11 +232,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     channels = _channels(env, get, problems)
     powerbi = _powerbi(get, problems)
     webhook_auth = _webhook_auth(env, problems)
-    verdict_wait = timedelta(seconds=20)
-    try:
-        verdict_wait = parse_duration(get("VERDICT_WAIT"))
-    except Invalid as exc:
-        problems.append(f"VERDICT_WAIT: {exc}")
+    verdict_wait = _duration(get, "VERDICT_WAIT", problems)
     workspace = env.get("LOG_ANALYTICS_WORKSPACE_ID", "")
     if workspace and not _GUID.match(workspace):
         problems.append(f"LOG_ANALYTICS_WORKSPACE_ID: {workspace!r} is not a workspace id (a GUID, the "
@@ -287,12 +279,17 @@ def _channels(env: Mapping[str, str], get: Callable[[str], str], problems: list[
     bad = [a for a in email_to if "@" not in a]
     if bad:
         problems.append(f"ALERT_EMAIL_TO: {', '.join(bad)} do not look like email addresses")
-    cooldown = timedelta(hours=1)
-    try:
-        cooldown = parse_duration(get("ALERT_COOLDOWN"))
-    except Invalid as exc:
-        problems.append(f"ALERT_COOLDOWN: {exc}")
+    cooldown = _duration(get, "ALERT_COOLDOWN", problems)
     return Channels(teams, acs, env.get("ACS_EMAIL_SENDER") or None, smtp, email_to, cooldown)
+
+
+def _duration(get: Callable[[str], str], name: str, problems: list[str]) -> timedelta:
+    """A duration setting; a bad one is a problem (and the settings are refused, so 0 is never used)."""
+    try:
+        return parse_duration(get(name))
+    except Invalid as exc:
+        problems.append(f"{name}: {exc}")
+        return timedelta(0)
 
 
 def _powerbi(get: Callable[[str], str], problems: list[str]) -> PowerBISettings:
