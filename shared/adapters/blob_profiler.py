@@ -6,7 +6,7 @@ import io
 import threading
 from typing import Any
 
-from shared.adapters.storage import client_options, credential_for, map_errors
+from shared.adapters.storage import client_options, map_errors, sdk_client
 from shared.config import StorageTarget
 from shared.core.profile import Profile
 from shared.core.spec import Contract
@@ -62,12 +62,7 @@ class BlobProfiler:
             if self._client is None:
                 from azure.storage.blob import BlobServiceClient
 
-                if self._target.connection_string:
-                    self._client = BlobServiceClient.from_connection_string(self._target.connection_string,
-                                                                            **self._options)
-                else:
-                    self._client = BlobServiceClient(self._target.endpoint("blob"),
-                                                     credential=credential_for(self._target), **self._options)
+                self._client = sdk_client(BlobServiceClient, self._target, "blob", **self._options)
             return self._client
 
     def profile(self, container: str, name: str, contract: Contract, size: int | None = None) -> Profile:

@@ -38,6 +38,14 @@ def credential_for(target: StorageTarget) -> Any:
     return DefaultAzureCredential(managed_identity_client_id=target.client_id)
 
 
+def sdk_client(cls: Any, target: StorageTarget, service: str, *args: Any, **options: Any) -> Any:
+    """An SDK client (``BlobServiceClient``, ``QueueClient``...) for one service of the target: from its
+    connection string, or from its endpoint with the managed identity."""
+    if target.connection_string:
+        return cls.from_connection_string(target.connection_string, *args, **options)
+    return cls(target.endpoint(service), *args, credential=credential_for(target), **options)
+
+
 def map_errors(call: Callable[[], T], what: str) -> T:
     """Run an SDK call, translating its errors into the app's error tree."""
     from azure.core import exceptions as az
@@ -87,12 +95,7 @@ class AzureBlobStore:
             if self._client is None:
                 from azure.storage.blob import BlobServiceClient
 
-                if self._target.connection_string:
-                    self._client = BlobServiceClient.from_connection_string(
-                        self._target.connection_string, **self._options)
-                else:
-                    self._client = BlobServiceClient(self._target.endpoint("blob"),
-                                                     credential=credential_for(self._target), **self._options)
+                self._client = sdk_client(BlobServiceClient, self._target, "blob", **self._options)
             return self._client
 
     def list_blobs(self, container: str, prefix: str) -> Iterator[BlobInfo]:
@@ -161,12 +164,7 @@ class TableStateStore:
             if self._client is None:
                 from azure.data.tables import TableServiceClient
 
-                if self._target.connection_string:
-                    self._client = TableServiceClient.from_connection_string(
-                        self._target.connection_string, **self._options)
-                else:
-                    self._client = TableServiceClient(self._target.endpoint("table"),
-                                                      credential=credential_for(self._target), **self._options)
+                self._client = sdk_client(TableServiceClient, self._target, "table", **self._options)
             client = self._client
         map_errors(lambda: client.create_table_if_not_exists(name), f"table {name}")
         table = client.get_table_client(name)
@@ -265,14 +263,8 @@ class StorageQueue:
                 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
                 policy = TextBase64EncodePolicy()
-                if self._target.connection_string:
-                    client = QueueClient.from_connection_string(
-                        self._target.connection_string, self._queue_name, message_encode_policy=policy,
-                        **self._options)
-                else:
-                    client = QueueClient(self._target.endpoint("queue"), self._queue_name,
-                                         credential=credential_for(self._target),
-                                         message_encode_policy=policy, **self._options)
+                client = sdk_client(QueueClient, self._target, "queue", self._queue_name,
+                                    message_encode_policy=policy, **self._options)
                 try:
                     map_errors(client.create_queue, f"queue {self._queue_name}")
                 except Conflict:
