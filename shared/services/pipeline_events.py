@@ -109,17 +109,25 @@ def _epoch(text: str | None) -> datetime | None:
     return datetime.fromtimestamp(int(text), UTC)
 
 
-def _record(deps: Deps, message: dict[str, Any]) -> Entity | None:
-    """The run's row in the events table, written from the queued event the first time."""
-    run_id = str(message["runId"])
-    row = deps.state.get(deps.tables.events, run_id, "")
-    if row is not None or not isinstance(message.get("event"), str):
-        return row
-    record = {"state": "accepted", "at": str(message.get("at") or ""), "event": message["event"]}
+def _record_claimed(deps: Deps, body: dict[str, Any], now: datetime) -> Entity | None:
+    """The first sight of an event: record it and claim it for this worker in one insert. None when it
+    is recorded already (another copy of the event, or this one again)."""
+    if not isinstance(body.get("event"), str):
+        return None
+    record = {"state": "accepted", "at": str(body.get("at") or ""), "event": body["event"],
+              "processing_since": now.isoformat()}
     try:
-        return deps.state.insert(Entity(deps.tables.events, run_id, "", record))
-    except Conflict:   # another copy of the event (a retried Web activity) got there first
-        return deps.state.get(deps.tables.events, run_id, "")
+        return deps.state.insert(Entity(deps.tables.events, str(body["runId"]), "", record))
+    except Conflict:
+        return None
+
+
+def _look_again(deps: Deps, message: str, delay: timedelta) -> str:
+    """Another worker holds the claim: look again once it would have expired, so an event whose
+    worker died is still decided (and one that was decided meanwhile is then dropped)."""
+    assert deps.events_queue is not None
+    deps.events_queue.send(message, max(delay, timedelta(seconds=1)))
+    return "being decided by another worker; looking again later"
 
 
 def report_poison(deps: Deps, message: str, now: datetime) -> Alert:
@@ -153,17 +161,20 @@ def process(deps: Deps, message: str, now: datetime) -> str:
 
     Returns what happened: decided, already decided, or waiting (re-queued for the verdict).
     """
-    row = _record(deps, json.loads(message))
-    if row is None or row.data.get("state") == "decided":
-        return "already decided"
-    started = parse_time(row.data.get("processing_since"))
-    if started is not None and now - started < PROCESSING_TIMEOUT:
-        return "being decided by another worker"
-    try:
-        row = deps.state.replace(Entity(row.table, row.partition, row.row,
-                                        {**row.data, "processing_since": now.isoformat()}, row.etag))
-    except Conflict:
-        return "being decided by another worker"
+    body = json.loads(message)
+    row = _record_claimed(deps, body, now)
+    if row is None:
+        row = deps.state.get(deps.tables.events, str(body["runId"]), "")
+        if row is None or row.data.get("state") == "decided":
+            return "already decided"
+        started = parse_time(row.data.get("processing_since"))
+        if started is not None and now - started < PROCESSING_TIMEOUT:
+            return _look_again(deps, message, started + PROCESSING_TIMEOUT - now)
+        try:
+            row = deps.state.replace(Entity(row.table, row.partition, row.row,
+                                            {**row.data, "processing_since": now.isoformat()}, row.etag))
+        except Conflict:
+            return _look_again(deps, message, PROCESSING_TIMEOUT)
     event = _parse_stored(str(row.data["event"]))
     accepted_at = parse_time(row.data.get("at")) or now
     try:

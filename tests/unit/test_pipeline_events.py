@@ -267,3 +267,20 @@ def test_an_unreadable_poison_message_still_raises_the_alert(message: str) -> No
     world = World()
     alert = pipeline_events.report_poison(world.deps, message, world.clock.now())
     assert alert.code == "pipeline_event_poison" and alert.dataset == "unknown"
+
+
+def test_an_event_whose_worker_died_mid_decision_is_looked_at_again_and_decided() -> None:
+    world = World()
+    run_id = world.run()
+    world.accept(run_id)
+    (message,) = world.queue.drain()
+    # A worker recorded and claimed the event, then died; the host redelivers the message.
+    assert pipeline_events._record_claimed(world.deps, json.loads(message), world.clock.now()) is not None
+    world.clock.advance(minutes=1)
+    assert pipeline_events.process(world.deps, message, world.clock.now()).startswith("being decided")
+    ((again, delay),) = world.queue.messages
+    assert delay == timedelta(minutes=4) and world.refresher.requested == []
+    world.queue.drain()
+    world.clock.advance(minutes=4)
+    assert pipeline_events.process(world.deps, again, world.clock.now()) == "decided"
+    assert world.refresher.requested == [("ws", "ds")]
