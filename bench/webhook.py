@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -97,19 +98,9 @@ def load(url: str, key: str, bodies: list[str], callers: int, method: str) -> di
     return asyncio.run(_load(url, key, bodies, callers, method))
 
 
-def functions_by_trigger(app: Any) -> dict[str, str]:
-    from sandbox.host.bindings import index_app
-
-    triggers = {}
-    for fn in index_app(app):
-        bindings = json.loads(str(fn))["bindings"]
-        triggers[fn.get_function_name()] = next(b["type"] for b in bindings if b["type"].endswith("Trigger"))
-    return triggers
-
-
-def only(triggers: dict[str, str], keep: set[str]) -> dict[str, str]:
+def only(names: set[str], keep: set[str]) -> dict[str, str]:
     """App settings that disable every function but ``keep`` (``AzureWebJobs.<name>.Disabled``)."""
-    return {f"AzureWebJobs.{name}.Disabled": "true" for name in triggers if name not in keep}
+    return {f"AzureWebJobs.{name}.Disabled": "true" for name in names - keep}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -137,6 +128,7 @@ def main() -> int:
     logging.getLogger().addHandler(logging.NullHandler())
     from sandbox.azurite import Azurite
     from sandbox.host import LocalHost
+    from sandbox.host.bindings import load_functions
     from sandbox.stack import app_settings
     from shared import bootstrap
     from shared.adapters.storage import AzureBlobStore
@@ -179,13 +171,14 @@ def main() -> int:
             unknown = [f"00000000-0000-0000-0000-{i:012d}" for i in range(total - 1)]
             import function_app
 
-            triggers = functions_by_trigger(function_app.app)
-            http = {name for name, kind in triggers.items() if kind == "httpTrigger"}
+            functions = load_functions(function_app.app, settings)
+            names = {f.name for f in functions}
+            http = {f.name for f in functions if f.trigger == "httpTrigger"}
             results: dict[str, dict[str, Any]] = {}
             threads = {"PYTHON_THREADPOOL_THREAD_COUNT": str(args.threads)} if args.threads else {}
             if args.worker_during_load:
-                children.append(start_worker(work, settings, triggers))
-            with LocalHost(function_app.app, {**settings, **only(triggers, http), **threads},
+                children.append(start_worker(work, settings, names))
+            with LocalHost(function_app.app, {**settings, **only(names, http), **threads},
                            host_json=ROOT / "host.json") as host:
                 cold = time.perf_counter()
                 first = requests.post(f"{host.url}/pipeline-events", data=bodies.pop(), timeout=60,
@@ -201,7 +194,7 @@ def main() -> int:
                                           method], stdout=subprocess.PIPE, text=True, cwd=ROOT, check=True)
                     results[label] = json.loads(out.stdout)
             if not args.worker_during_load:
-                children.append(start_worker(work, settings, triggers))
+                children.append(start_worker(work, settings, names))
             run_ids = [json.loads(b)["runId"] for b in bodies] + [json.loads(first.request.body or "{}")["runId"]]
             decided = wait_decided(deps, run_ids, timeout=300)
     finally:
@@ -212,8 +205,6 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait(10)
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
     print(f"HTTP host: PYTHON_THREADPOOL_THREAD_COUNT={args.threads or 'default'}; queue worker "
           f"{'during' if args.worker_during_load else 'after'} the load")
@@ -232,10 +223,10 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def start_worker(work: Path, settings: dict[str, str], triggers: dict[str, str]) -> subprocess.Popen[str]:
+def start_worker(work: Path, settings: dict[str, str], names: set[str]) -> subprocess.Popen[str]:
     """The queue worker on its own "instance": a second host process with only that function."""
     path = work / "worker.settings.json"
-    path.write_text(json.dumps({"Values": {**settings, **only(triggers, {"pipeline_events_worker"})}}))
+    path.write_text(json.dumps({"Values": {**settings, **only(names, {"pipeline_events_worker"})}}))
     with open(work / "worker.log", "w") as log:
         return subprocess.Popen([sys.executable, "-m", "sandbox.host", "--settings", str(path), "--port", "0"],
                                 cwd=ROOT, stdout=log, stderr=log, text=True)
