@@ -59,3 +59,8 @@ class LocalServer:
     def port(self) -> int:
         assert self._server is not None, f"{type(self).__name__} is not started"
         return int(self._server.server_address[1])
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The error shape Azure REST APIs answer with: ``{"error": {"code": ..., "message": ...}}``."""
+    return {"error": {"code": code, "message": message}}

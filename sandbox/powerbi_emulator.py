@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandbox.local_server import LocalServer
+from sandbox.local_server import LocalServer, error_body
 
 log = logging.getLogger(__name__)
 
@@ -213,20 +213,20 @@ class PowerBIEmulator(LocalServer):
                 body: bytes) -> tuple[int, dict[str, str], Any]:
         route = _ROUTE.match(path)
         if route is None or method not in ("GET", "POST") or (method == "POST" and route.group(3)):
-            return 404, {}, _error("NoRoute", f"{method} {path} is not part of the emulated API")
+            return 404, {}, error_body("NoRoute", f"{method} {path} is not part of the emulated API")
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer ") or not auth[7:].strip():
             challenge = {"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com"'}
-            return 401, challenge, _error("PowerBINotAuthorizedException", "No bearer token.")
+            return 401, challenge, error_body("PowerBINotAuthorizedException", "No bearer token.")
         if self.knobs.expected_token is not None and auth[7:].strip() != self.knobs.expected_token:
-            return 403, {}, _error("PowerBINotAuthorizedException", "The token is not valid for this API.")
+            return 403, {}, error_body("PowerBINotAuthorizedException", "The token is not valid for this API.")
         now = time.time()
         throttled = self._throttled(now)
         if throttled:
             return throttled
         if self.knobs.error_next > 0:
             self.knobs.error_next -= 1
-            return self.knobs.error_status, {}, _error("InternalServerError", "An internal error occurred.")
+            return self.knobs.error_status, {}, error_body("InternalServerError", "An internal error occurred.")
         workspace, dataset, refresh_id = (unquote(g) if g else g for g in route.groups())
         if method == "POST":
             return self._post(workspace, dataset, body, now)
@@ -251,25 +251,25 @@ class PowerBIEmulator(LocalServer):
         try:
             body = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError):
-            return 400, {}, _error("InvalidRequest", "The request body is not valid JSON.")
+            return 400, {}, error_body("InvalidRequest", "The request body is not valid JSON.")
         if not isinstance(body, dict):
-            return 400, {}, _error("InvalidRequest", "The request body must be a JSON object.")
+            return 400, {}, error_body("InvalidRequest", "The request body must be a JSON object.")
         unknown = set(body) - ENHANCED_KEYS - {"notifyOption"}
         if unknown:
-            return 400, {}, _error("InvalidRequest", f"Unknown refresh properties: {sorted(unknown)}.")
+            return 400, {}, error_body("InvalidRequest", f"Unknown refresh properties: {sorted(unknown)}.")
         enhanced = bool(ENHANCED_KEYS & body.keys())
         if "notifyOption" in body and (enhanced or body["notifyOption"] not in NOTIFY_OPTIONS):
-            return 400, {}, _error("InvalidRequest", "notifyOption is allowed only for a standard refresh, "
+            return 400, {}, error_body("InvalidRequest", "notifyOption is allowed only for a standard refresh, "
                                    f"as one of {sorted(NOTIFY_OPTIONS)}.")
         mine = [r for r in self._refreshes if (r.workspace, r.dataset) == (workspace, dataset)]
         if any(r.status(now) == "Unknown" for r in mine):
             if enhanced:
-                return 409, {}, _error("Conflict", "Another refresh request is already executing.")
-            return 400, {}, _error("InvalidRequest", "Invalid dataset refresh request. "
+                return 409, {}, error_body("Conflict", "Another refresh request is already executing.")
+            return 400, {}, error_body("InvalidRequest", "Invalid dataset refresh request. "
                                    "Another refresh request is already executing")
         limit = self.knobs.daily_limit
         if limit is not None and sum(1 for r in mine if r.requested_at > now - 86400) >= limit:
-            return 400, {}, _error("InvalidRequest", "Invalid dataset refresh request. Number of refresh "
+            return 400, {}, error_body("InvalidRequest", "Invalid dataset refresh request. Number of refresh "
                                    "requests in last 24 hours exceeded limit")
         failure = self.knobs.failures.popleft() if self.knobs.failures else None
         refresh = Refresh(str(uuid.uuid4()), len(self._refreshes) + 1, workspace, dataset, body, now,
@@ -285,9 +285,9 @@ class PowerBIEmulator(LocalServer):
         try:
             top = int(top_values[-1])
         except ValueError:
-            return 400, {}, _error("InvalidRequest", "$top must be an integer.")
+            return 400, {}, error_body("InvalidRequest", "$top must be an integer.")
         if top < 1:
-            return 400, {}, _error("InvalidRequest", "$top must be positive.")
+            return 400, {}, error_body("InvalidRequest", "$top must be positive.")
         mine = [r for r in self._refreshes if (r.workspace, r.dataset) == (workspace, dataset)]
         return 200, {}, {"value": [r.history_entry(now) for r in reversed(mine)][:top]}
 
@@ -297,7 +297,7 @@ class PowerBIEmulator(LocalServer):
             if (r.workspace, r.dataset, r.request_id) == (workspace, dataset, refresh_id) and r.enhanced:
                 return (202 if r.status(now) == "Unknown" else 200), {}, r.details(now)
         # Execution details exist only for enhanced refreshes.
-        return 404, {}, _error("ItemNotFound", f"Refresh {refresh_id} is not found.")
+        return 404, {}, error_body("ItemNotFound", f"Refresh {refresh_id} is not found.")
 
     def control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         if method == "GET" and path == "/_emulator/requests":
@@ -323,10 +323,6 @@ class PowerBIEmulator(LocalServer):
 
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
-
-
 class _Handler(BaseHTTPRequestHandler):
     owner: PowerBIEmulator
     protocol_version = "HTTP/1.1"
@@ -345,7 +341,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
-            self._send(413, {}, _error("RequestEntityTooLarge", "The body is too large."))
+            self._send(413, {}, error_body("RequestEntityTooLarge", "The body is too large."))
             return
         body = self.rfile.read(length) if length else b""
         if parts.path.startswith("/_emulator/"):

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.local_server import LocalServer
+from sandbox.local_server import LocalServer, error_body
 
 log = logging.getLogger(__name__)
 
@@ -133,30 +133,30 @@ class TeamsSink(LocalServer):
         mode = self.mode
         if mode.down:
             return (0, {}, None) if mode.down_mode == "close" else \
-                (503, {}, _error("ServiceUnavailable", "The service is temporarily unavailable."))
+                (503, {}, error_body("ServiceUnavailable", "The service is temporarily unavailable."))
         if path != WORKFLOW_PATH.format(flow=self.flow_id):
-            return 404, {}, _error("WorkflowNotFound", "The workflow could not be found.")
+            return 404, {}, error_body("WorkflowNotFound", "The workflow could not be found.")
         if query.get("sig", [""])[-1] != self.signature:
-            return 401, {}, _error("DirectApiAuthorizationRequired",
+            return 401, {}, error_body("DirectApiAuthorizationRequired",
                                    "The request must be authenticated by a valid signature (sig).")
         if mode.throttle_next > 0:
             mode.throttle_next -= 1
-            return 429, {"Retry-After": str(mode.retry_after)}, _error(
+            return 429, {"Retry-After": str(mode.retry_after)}, error_body(
                 "WorkflowTriggerIsThrottled", "Rate limit is exceeded. Try again later.")
         if declared_length > MAX_CARD_BYTES:
-            return 413, {}, _error("MessageSizeExceeded",
+            return 413, {}, error_body("MessageSizeExceeded",
                                    f"The message is {declared_length} bytes; the limit is {MAX_CARD_BYTES}.")
         if "application/json" not in content_type.lower():
-            return 415, {}, _error("UnsupportedMediaType", "The content type must be application/json.")
+            return 415, {}, error_body("UnsupportedMediaType", "The content type must be application/json.")
         try:
             envelope = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            return 400, {}, _error("InvalidRequestContent", "The request body is not valid JSON.")
+            return 400, {}, error_body("InvalidRequestContent", "The request body is not valid JSON.")
         if problems := validate_envelope(envelope):
-            return 400, {}, _error("InvalidRequestContent", "; ".join(problems))
+            return 400, {}, error_body("InvalidRequestContent", "; ".join(problems))
         if mode.error_body_next > 0:
             mode.error_body_next -= 1
-            return 202, {}, _error("FlowRunFailed", "The flow run failed to post the card to the channel.")
+            return 202, {}, error_body("FlowRunFailed", "The flow run failed to post the card to the channel.")
         return 202, {}, None
 
     def control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
@@ -181,10 +181,6 @@ class TeamsSink(LocalServer):
 
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
-
-
 class _Handler(BaseHTTPRequestHandler):
     owner: TeamsSink
     protocol_version = "HTTP/1.1"
@@ -195,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/_sink/"):
             self._send(*self.owner.control("GET", parts.path, b""), {})
         else:
-            self._send(405, _error("MethodNotAllowed", "The trigger accepts POST only."), {})
+            self._send(405, error_body("MethodNotAllowed", "The trigger accepts POST only."), {})
 
     def do_POST(self) -> None:
         parts = urlsplit(self.path)
@@ -204,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0:
-            self._send(411, _error("LengthRequired", "A valid Content-Length is required."), {})
+            self._send(411, error_body("LengthRequired", "A valid Content-Length is required."), {})
             return
         body = self.rfile.read(min(length, _MAX_READ))
         if length > _MAX_READ:

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.local_server import LocalServer
+from sandbox.local_server import LocalServer, error_body
 
 _OPERATION = re.compile(r"^/emails/operations/([^/]+)$")
 
@@ -51,31 +51,31 @@ class AcsEmailEmulator(LocalServer):
         with self._lock:
             self.authorizations.append(headers.get("authorization", ""))
             if not headers.get("authorization", "").startswith("Bearer "):
-                return 401, {}, _error("Unauthorized", "Bearer token required.")
+                return 401, {}, error_body("Unauthorized", "Bearer token required.")
             if not query.get("api-version"):
-                return 400, {}, _error("MissingApiVersionParameter", "The api-version parameter is required.")
+                return 400, {}, error_body("MissingApiVersionParameter", "The api-version parameter is required.")
             if self.throttle_next > 0:
                 self.throttle_next -= 1
                 wait = {"Retry-After": str(self.retry_after)}
-                return 429, wait, _error("TooManyRequests", "Too many requests.")
+                return 429, wait, error_body("TooManyRequests", "Too many requests.")
             if self.error_next > 0:
                 self.error_next -= 1
-                return 503, {}, _error("ServiceUnavailable", "The service is unavailable.")
+                return 503, {}, error_body("ServiceUnavailable", "The service is unavailable.")
             if method == "POST" and path == "/emails:send":
                 return self._send(body)
             match = _OPERATION.match(path)
             if method == "GET" and match and match.group(1) in self._operations:
                 return self._poll(self._operations[match.group(1)])
-            return 404, {}, _error("NotFound", f"{method} {path} is not found.")
+            return 404, {}, error_body("NotFound", f"{method} {path} is not found.")
 
     def _send(self, body: bytes) -> tuple[int, dict[str, str], Any]:
         try:
             message = json.loads(body)
         except ValueError:
-            return 400, {}, _error("BadRequest", "The body is not JSON.")
+            return 400, {}, error_body("BadRequest", "The body is not JSON.")
         problems = []
         if not isinstance(message, dict):
-            return 400, {}, _error("BadRequest", "The body must be an object.")
+            return 400, {}, error_body("BadRequest", "The body must be an object.")
         if "@" not in str(message.get("senderAddress", "")):
             problems.append("senderAddress")
         to = (message.get("recipients") or {}).get("to")
@@ -85,7 +85,7 @@ class AcsEmailEmulator(LocalServer):
         if not content.get("subject") or not (content.get("plainText") or content.get("html")):
             problems.append("content")
         if problems:
-            return 400, {}, _error("BadRequest", f"Invalid fields: {', '.join(problems)}.")
+            return 400, {}, error_body("BadRequest", f"Invalid fields: {', '.join(problems)}.")
         op = _Operation(str(uuid.uuid4()), message, self.running_polls, self.fail_next > 0)
         self.fail_next = max(0, self.fail_next - 1)
         self._operations[op.id] = op
@@ -103,10 +103,6 @@ class AcsEmailEmulator(LocalServer):
                                        "message": "Every recipient is on the suppression list."}}
         return 200, {}, {"id": op.id, "status": "Succeeded"}
 
-
-
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
 
 
 class _Handler(BaseHTTPRequestHandler):
