@@ -56,16 +56,12 @@ class BlobPoller(Poller):
                                                          **storage_client_options())
         self._done: set[tuple[str, str]] = set()
         self._failures: Counter[tuple[str, str]] = Counter()
-        self._ready = False
 
     def prepare(self) -> None:
         with contextlib.suppress(ResourceExistsError):
             self.receipts.create_container()
-        self._ready = True
 
     def poll_once(self) -> bool:
-        if not self._ready:
-            self.prepare()
         try:
             listing = [b for b in self.container.list_blobs(name_starts_with=self.function.extra["prefix"]
                                                             or None)

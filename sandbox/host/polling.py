@@ -20,6 +20,7 @@ class Poller(ABC):
         self.max_interval = max(max_interval, min_interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ready = False
 
     @property
     def stopping(self) -> bool:
@@ -27,7 +28,12 @@ class Poller(ABC):
 
     @abstractmethod
     def prepare(self) -> None:
-        """Create what polling needs (queues, containers); called at start and until it succeeds."""
+        """Create what polling needs (queues, containers); ``ensure_ready`` calls it until it succeeds."""
+
+    def ensure_ready(self) -> None:
+        if not self._ready:
+            self.prepare()
+            self._ready = True
 
     @abstractmethod
     def poll_once(self) -> bool:
@@ -51,6 +57,7 @@ class Poller(ABC):
         delay = self.min_interval
         while not self._stop.is_set():
             try:
+                self.ensure_ready()
                 busy = self.poll_once()
             except Exception as exc:  # storage down or misbehaving: log, back off, keep polling
                 log.warning("%s: polling failed: %s", self.name, exc, extra={"poller": self.name})

@@ -48,17 +48,13 @@ class QueuePoller(Poller):
         self.queue = QueueClient.from_connection_string(connection, queue, **storage_client_options())
         self.poison = QueueClient.from_connection_string(connection, f"{queue}-poison",
                                                          **storage_client_options())
-        self._ready = False
 
     def prepare(self) -> None:
         """Create the queue if it is missing (so producers can send before the first poll)."""
         with contextlib.suppress(ResourceExistsError):
             self.queue.create_queue()
-        self._ready = True
 
     def poll_once(self) -> bool:
-        if not self._ready:
-            self.prepare()
         messages = list(self.queue.receive_messages(max_messages=self.options.batch_size,
                                                     visibility_timeout=PROCESSING_LEASE))
         for index, message in enumerate(messages):

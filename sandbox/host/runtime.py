@@ -171,7 +171,7 @@ class LocalHost:
     def _launch(self) -> None:
         for poller in self._pollers:
             try:
-                poller.prepare()
+                poller.ensure_ready()
             except Exception as exc:   # storage not reachable yet: the poller retries on its thread
                 log.warning("%s: not ready: %s", poller.name, exc)
         assert self._timers is not None
