@@ -85,7 +85,7 @@ def _event_json(event: PipelineEvent) -> str:
                        "error": {"message": event.error_message, "activity": event.error_activity}})
 
 
-def status_of(deps: Deps, run_id: str, accepted: str | None = None, now: datetime | None = None) -> Reply:
+def status_of(deps: Deps, run_id: str, accepted: str | None = None) -> Reply:
     """GET on the Location: the decision (200), 202 while it is being made, 404 when unknown.
 
     ``accepted`` is the Location's ``accepted`` (epoch seconds): an event queued that recently and
@@ -94,8 +94,7 @@ def status_of(deps: Deps, run_id: str, accepted: str | None = None, now: datetim
     row = deps.state.get(deps.tables.events, run_id, "")
     if row is None:
         queued = _epoch(accepted)
-        now = now or deps.clock.now()
-        if queued is not None and timedelta(minutes=-5) <= now - queued <= ACCEPTED_WINDOW:
+        if queued is not None and timedelta(minutes=-5) <= deps.clock.now() - queued <= ACCEPTED_WINDOW:
             return _accepted(run_id, queued)
         return Reply(404, {"error": f"no pipeline event for run {run_id}", "details": []})
     if row.data.get("state") != "decided":
