@@ -35,11 +35,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sandbox.local_server import LocalServer
+from sandbox.local_server import JsonHandler, LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -429,13 +428,12 @@ def _error(code: str, message: str, inner: str | None = None, inner_code: str = 
     return {"error": error}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: LogAnalyticsEmulator
-    protocol_version = "HTTP/1.1"
     server_version = "LogAnalyticsEmulator/1.0"
 
     def do_GET(self) -> None:
-        self._send(405, {}, _error("MethodNotAllowed", "The emulator answers POST queries only"))
+        self.send_json(405, _error("MethodNotAllowed", "The emulator answers POST queries only"))
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
@@ -444,21 +442,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = MAX_BODY + 1
         if length > MAX_BODY or length < 0:
-            self._send(413, {}, _error("RequestEntityTooLarge", "The body is too large."))
+            self.send_json(413, _error("RequestEntityTooLarge", "The body is too large."))
             self.close_connection = True
             return
         raw = self.rfile.read(length) if length else b""
-        self._send(*self.owner.handle(path, {k.lower(): v for k, v in self.headers.items()}, raw))
+        status, headers, payload = self.owner.handle(path, {k.lower(): v for k, v in self.headers.items()}, raw)
+        self.send_json(status, payload, headers)
 
-    def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("log analytics emulator: %s", format % args)

@@ -26,11 +26,10 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandbox.local_server import LocalServer, error_body
+from sandbox.local_server import JsonHandler, LocalServer, error_body
 
 log = logging.getLogger(__name__)
 
@@ -323,9 +322,8 @@ class PowerBIEmulator(LocalServer):
 
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: PowerBIEmulator
-    protocol_version = "HTTP/1.1"
     server_version = "PowerBIEmulator/1.0"
 
     def do_GET(self) -> None:
@@ -353,17 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, extra, payload)
 
     def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if "RequestId" not in headers:
-            self.send_header("RequestId", str(uuid.uuid4()))
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload, {"RequestId": str(uuid.uuid4()), **headers})
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("power bi emulator: %s", format % args)

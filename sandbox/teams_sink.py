@@ -21,11 +21,10 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.local_server import LocalServer, error_body
+from sandbox.local_server import JsonHandler, LocalServer, error_body
 
 log = logging.getLogger(__name__)
 
@@ -181,17 +180,16 @@ class TeamsSink(LocalServer):
 
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: TeamsSink
-    protocol_version = "HTTP/1.1"
     server_version = "TeamsSink/1.0"
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path.startswith("/_sink/"):
-            self._send(*self.owner.control("GET", parts.path, b""), {})
+            self.send_json(*self.owner.control("GET", parts.path, b""))
         else:
-            self._send(405, error_body("MethodNotAllowed", "The trigger accepts POST only."), {})
+            self.send_json(405, error_body("MethodNotAllowed", "The trigger accepts POST only."))
 
     def do_POST(self) -> None:
         parts = urlsplit(self.path)
@@ -200,13 +198,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0:
-            self._send(411, error_body("LengthRequired", "A valid Content-Length is required."), {})
+            self.send_json(411, error_body("LengthRequired", "A valid Content-Length is required."))
             return
         body = self.rfile.read(min(length, _MAX_READ))
         if length > _MAX_READ:
             self.close_connection = True        # the rest of the body is never read
         if parts.path.startswith("/_sink/"):
-            self._send(*self.owner.control("POST", parts.path, body), {})
+            self.send_json(*self.owner.control("POST", parts.path, body))
             return
         answer = self.owner.answer(parts.path, parse_qs(parts.query), self.headers.get("Content-Type", ""),
                                    body, length)
@@ -214,18 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, headers, payload = answer
-        self._send(status, payload, headers)
+        self.send_json(status, payload, headers)
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
         # The request line carries the signature: log the status only.

@@ -14,11 +14,10 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.local_server import LocalServer, error_body
+from sandbox.local_server import JsonHandler, LocalServer, error_body
 
 _OPERATION = re.compile(r"^/emails/operations/([^/]+)$")
 
@@ -105,10 +104,8 @@ class AcsEmailEmulator(LocalServer):
 
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     owner: AcsEmailEmulator
-    protocol_version = "HTTP/1.1"
-
     def do_GET(self) -> None:
         self._serve("GET")
 
@@ -120,14 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, extra, payload = self.owner.answer(method, parts.path, parse_qs(parts.query), headers, body)
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload, extra)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
