@@ -1,6 +1,11 @@
 # ADF Autopilot — the two commands: `make test` and `make demo`. Both install what they need.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The app, the CLI and the tests run on Python 3.13 (what new Flex Consumption apps should start on).
+# PYTHON=/path/to/python3.13 overrides the search: python3.13 on PATH, then pyenv's and the usual prefixes.
+PYTHON ?= $(shell for c in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 \
+             /usr/local/bin/python3.13 /usr/bin/python3.13 /opt/python3.13/bin/python3.13; do \
+             "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && \
+             { command -v "$$c"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 AZURITE := .tools/node_modules/.bin/azurite
@@ -13,6 +18,14 @@ CHECKOV := .tools/checkov/bin/checkov
 setup: $(STAMP) $(AZURITE) $(CHECKOV)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: Python 3.13 was not found (looked for python3.13 on PATH, under pyenv and in /usr/local," >&2; \
+	  echo "       /usr and /opt). Install it (e.g. 'pyenv install 3.13') or run: make PYTHON=/path/to/python3.13 ..." >&2; \
+	  exit 2; fi
+	@"$(PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || \
+	  { echo "error: PYTHON=$(PYTHON) is not Python 3.13" >&2; exit 2; }
+	@# A venv made by another Python (an older checkout's 3.11) is rebuilt, not patched.
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -21,8 +34,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 $(AZURITE): $(STAMP)
 	$(PY) -m sandbox.azurite --install-only
 
-$(CHECKOV):
-	$(PYTHON) -m venv .tools/checkov
+$(CHECKOV): $(STAMP)
+	$(PY) -m venv .tools/checkov
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 
 lint: $(STAMP)

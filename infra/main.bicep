@@ -32,7 +32,7 @@ param principalId string = ''
 param principalType string = 'User'
 
 @description('Python version of the Flex Consumption runtime.')
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @description('Memory of one Flex Consumption instance (MB). The output guard streams files, 2048 is plenty.')
 @allowed([

@@ -19,7 +19,7 @@ param dataQueueEndpoint string
 param appInsightsConnectionString string
 param keyVaultUri string
 param teamsWebhookSecretName string
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 @minValue(512)
 param instanceMemoryMB int = 2048
 @minValue(1)

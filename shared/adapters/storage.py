@@ -10,14 +10,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 from shared.config import StorageTarget
 from shared.core.models import Alert, BlobInfo
 from shared.errors import Conflict, ExternalError, NotFound, Rejected, Throttled, Unavailable
 from shared.ports import Entity
-
-T = TypeVar("T")
 
 # Small, bounded retries: a tick must not hang for minutes on a dead endpoint.
 CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.5, "retry_backoff_max": 8,
@@ -46,7 +44,7 @@ def sdk_client(cls: Any, target: StorageTarget, service: str, *args: Any, **opti
     return cls(target.endpoint(service), *args, credential=credential_for(target), **options)
 
 
-def map_errors(call: Callable[[], T], what: str) -> T:
+def map_errors[T](call: Callable[[], T], what: str) -> T:
     """Run an SDK call, translating its errors into the app's error tree."""
     from azure.core import exceptions as az
 

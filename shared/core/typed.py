@@ -13,11 +13,10 @@ import types
 import typing
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
-T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +86,7 @@ class ByteSize(int):
     """Marker type: a field of this type accepts ``10GB``-style strings."""
 
 
-def coerce(cls: type[T], value: object, path: Path = ()) -> tuple[T | None, list[Problem]]:
+def coerce[T](cls: type[T], value: object, path: Path = ()) -> tuple[T | None, list[Problem]]:
     """Build ``cls`` from ``value``. Returns the object (None if any problem) and every problem."""
     problems: list[Problem] = []
     result = _coerce(cls, value, path, problems)

@@ -138,7 +138,7 @@ def test_azure_yaml_deploys_the_repository_root_as_a_function_app_and_runs_the_h
     assert parameters["location"]["value"] == "${AZURE_LOCATION}"
 
 
-def test_the_function_app_runs_python_3_11_on_flex_consumption(project: infra_checks.Project) -> None:
+def test_the_function_app_runs_python_3_13_on_flex_consumption(project: infra_checks.Project) -> None:
     bicep = project.file("modules/function-app.bicep")
     plan = infra_checks.body(bicep.resources["plan"])
     assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
@@ -146,6 +146,6 @@ def test_the_function_app_runs_python_3_11_on_flex_consumption(project: infra_ch
     assert site["identity"]["type"] == "UserAssigned"
     runtime = site["properties"]["functionAppConfig"]["runtime"]
     assert runtime["name"] == "python"
-    assert project.resolve(bicep, runtime["version"]) == {"3.11"}
+    assert project.resolve(bicep, runtime["version"]) == {"3.13"}
     storage = project.file("modules/storage.bicep")
     assert infra_checks.body(storage.resources["account"])["properties"]["allowSharedKeyAccess"] is False

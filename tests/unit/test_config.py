@@ -136,7 +136,7 @@ def test_check_config_reports_a_broken_settings_file_by_line(tmp_path: Path) -> 
     settings = tmp_path / "local.settings.json"
     settings.write_text('{"Values": {\n  "A": "b",\n}}')
     result = run_cli("check-config", "--settings", str(settings))
-    assert result.returncode == 3 and f"{settings}:3:1: not valid JSON" in result.stderr
+    assert result.returncode == 3 and f"{settings}:2:11: not valid JSON: Illegal trailing comma" in result.stderr
 
 
 def test_check_config_accepts_the_example_settings() -> None:
