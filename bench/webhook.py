@@ -128,7 +128,7 @@ def main() -> int:
     logging.getLogger().addHandler(logging.NullHandler())
     from sandbox.azurite import Azurite
     from sandbox.host import LocalHost
-    from sandbox.host.bindings import load_functions
+    from sandbox.host.bindings import index_app
     from sandbox.stack import app_settings
     from shared import bootstrap
     from shared.adapters.storage import AzureBlobStore
@@ -171,9 +171,9 @@ def main() -> int:
             unknown = [f"00000000-0000-0000-0000-{i:012d}" for i in range(total - 1)]
             import function_app
 
-            functions = load_functions(function_app.app, settings)
-            names = {f.name for f in functions}
-            http = {f.name for f in functions if f.trigger == "httpTrigger"}
+            functions = index_app(function_app.app)
+            names = {f.get_function_name() for f in functions}
+            http = {f.get_function_name() for f in functions if f.get_trigger().get_binding_name() == "httpTrigger"}
             results: dict[str, dict[str, Any]] = {}
             threads = {"PYTHON_THREADPOOL_THREAD_COUNT": str(args.threads)} if args.threads else {}
             if args.worker_during_load:

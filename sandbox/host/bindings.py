@@ -1,5 +1,6 @@
-"""What the local host runs: the app's functions read from ``app.get_functions()``, their trigger
-bindings with ``%SETTING%`` expressions resolved, and the host.json options that shape triggers.
+"""What the local host runs: the app's functions as the worker reports them (raw bindings of its
+metadata response), their trigger bindings with ``%SETTING%`` expressions resolved, and the host.json
+options that shape triggers.
 
 Every problem (a missing setting, a bad schedule, an unsupported binding) is collected and raised
 at once as a ConfigError naming the function, before anything starts.
@@ -7,15 +8,15 @@ at once as a ConfigError naming the function, before anything starts.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sandbox.host.http import compile_route
+from sandbox.host.worker import IndexedFunction
 from shared.core.schedule import Schedule
 from shared.core.typed import Invalid
 from shared.errors import ConfigError
@@ -87,15 +88,15 @@ def timespan_seconds(value: object) -> float:
 
 @dataclass(frozen=True)
 class Function:
-    """One function of the app: its trigger binding (settings resolved) and how to call it."""
+    """One function of the app as the worker reported it: its trigger binding (settings resolved),
+    the worker's function id, and whether the worker asked for an SDK-type (deferred) binding."""
 
     name: str
     trigger: str
     binding: Mapping[str, Any]
-    user_function: Callable[..., Any]
+    function_id: str
     arg_name: str
-    arg_type: Any = None              # the annotation of the trigger parameter, if any
-    wants_context: bool = False
+    deferred: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)   # per-trigger parsed values
 
 
@@ -137,66 +138,44 @@ def disabled(name: str, settings: Mapping[str, str]) -> bool:
     return value.strip().lower() in ("true", "1")
 
 
-def load_functions(app: Any, settings: Mapping[str, str]) -> list[Function]:
-    """Read the app's functions and their trigger bindings; raise ConfigError naming every problem."""
+def functions_from_metadata(indexed: list[IndexedFunction], settings: Mapping[str, str]) -> list[Function]:
+    """What the host makes of the worker's metadata (raw bindings): the functions it will trigger.
+    Raise ConfigError naming every problem at once."""
     problems: list[str] = []
     functions: list[Function] = []
-    try:
-        indexed = index_app(app)
-    except ValueError as exc:   # e.g. two functions with the same name
-        raise ConfigError([str(exc)], "function app") from exc
     for fn in indexed:
-        name = fn.get_function_name()
-        if disabled(name, settings):
+        if disabled(fn.name, settings):
             continue
-        bindings = json.loads(str(fn))["bindings"]
-        triggers = [b for b in bindings if b["type"].endswith("Trigger")]
+        triggers = [b for b in fn.bindings if str(b.get("type", "")).endswith("Trigger")]
         if len(triggers) != 1 or triggers[0]["type"] not in TRIGGERS:
-            kinds = [b["type"] for b in triggers] or ["none"]
-            problems.append(f"function {name}: trigger {', '.join(kinds)} is not supported by the "
+            kinds = [str(b["type"]) for b in triggers] or ["none"]
+            problems.append(f"function {fn.name}: trigger {', '.join(kinds)} is not supported by the "
                             f"sandbox host (supported: {', '.join(TRIGGERS)})")
             continue
         trigger = triggers[0]
-        others = [b for b in bindings if b is not trigger
+        others = [b for b in fn.bindings if b is not trigger
                   and not (trigger["type"] == "httpTrigger" and b["type"] == "http")]
         for other in others:
-            problems.append(f"function {name}: {other['type']} binding {other['name']!r} is not "
+            problems.append(f"function {fn.name}: {other['type']} binding {other['name']!r} is not "
                             "supported by the sandbox host; use the storage SDK through an adapter")
         missing: list[str] = []
         resolved = {key: resolve(value, settings, missing) if isinstance(value, str) else value
                     for key, value in trigger.items()}
         for setting in dict.fromkeys(missing):
-            problems.append(f"function {name}: app setting {setting!r} used in the {trigger['type']} "
+            problems.append(f"function {fn.name}: app setting {setting!r} used in the {trigger['type']} "
                             "binding is not set")
         if missing:
             continue
-        user_function = fn.get_user_function()
-        parameters = inspect.signature(user_function, eval_str=False).parameters
-        wants_context = "context" in parameters and trigger["name"] != "context"
-        unbound = [p for p in parameters if p not in {b["name"] for b in bindings} | {"context"}]
-        if unbound:
-            problems.append(f"function {name}: parameter(s) {', '.join(unbound)} have no binding")
-            continue
-        arg = parameters.get(trigger["name"])
         try:
-            extra = _parse_trigger(name, resolved, settings)
+            extra = _parse_trigger(fn.name, resolved, settings)
         except Invalid as exc:
-            problems.append(f"function {name}: {trigger['type']}: {exc}")
+            problems.append(f"function {fn.name}: {trigger['type']}: {exc}")
             continue
-        functions.append(Function(name, trigger["type"], resolved, user_function, trigger["name"],
-                                  _annotation(user_function, trigger["name"], arg), wants_context, extra))
+        functions.append(Function(fn.name, trigger["type"], resolved, fn.function_id, trigger["name"],
+                                  fn.deferred, extra))
     if problems:
         raise ConfigError(problems, "function app")
     return functions
-
-
-def _annotation(user_function: Callable[..., Any], arg_name: str, arg: inspect.Parameter | None) -> Any:
-    if arg is None:
-        return None
-    try:
-        return inspect.get_annotations(user_function, eval_str=True).get(arg_name)
-    except Exception:  # an annotation that cannot be evaluated is treated as "not annotated"
-        return arg.annotation if arg.annotation is not inspect.Parameter.empty else None
 
 
 def _parse_trigger(name: str, binding: Mapping[str, Any], settings: Mapping[str, str]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Blob triggers on Azurite containers, with the Functions host's receipts and poison handling.
 
 Each poll lists the container (under the path's literal prefix) and delivers every blob whose
-(name, ETag) has no receipt yet: a new blob once, a changed blob (new ETag) again. Receipts are
+(name, ETag) has no receipt yet: a new blob once, a changed blob (new ETag) again. For an SDK-type
+binding only a reference goes to the worker (the function reads the blob itself); for a plain binding
+the host downloads the whole blob and sends its bytes, as the Azure host does. Receipts are
 blobs in the app storage's ``azure-webjobs-hosts`` container, as the host keeps them, so a restarted
 host does not deliver again. A receipt is written after the function succeeds (at-least-once).
 After ``maxDequeueCount`` failures of the same version the host gives up: a message goes to the
@@ -21,12 +23,13 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.functions.blob import InputStream  # the concrete class the worker passes
 from azure.storage.blob import BlobProperties, BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from sandbox.host.bindings import Function, HostOptions
+from sandbox.host import payloads
+from sandbox.host.bindings import DEFAULT_CONNECTION, Function, HostOptions
 from sandbox.host.invocations import Invocation
+from sandbox.host.payloads import Payload
 from sandbox.host.polling import Poller
 from sandbox.host.queues import storage_client_options
 
@@ -34,7 +37,7 @@ log = logging.getLogger("sandbox.host")
 RECEIPTS_CONTAINER = "azure-webjobs-hosts"
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 
-Invoke = Callable[[Function, Any, dict[str, Any]], Invocation]
+Invoke = Callable[[Function, Payload, dict[str, Any]], Invocation]
 
 
 class BlobPoller(Poller):
@@ -88,23 +91,24 @@ class BlobPoller(Poller):
 
     def _deliver(self, blob: BlobProperties, key: tuple[str, str]) -> bool:
         client = self.container.get_blob_client(blob.name)
-        try:
-            data = client.download_blob(etag=blob.etag,
-                                        match_condition=MatchConditions.IfNotModified).readall()
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False   # changed or deleted since listed; the next poll sees its new state
+        content: bytes | None = None
+        if not self.function.deferred:   # a plain binding: the host loads the whole blob, as Azure does
+            try:
+                content = client.download_blob(etag=blob.etag,
+                                               match_condition=MatchConditions.IfNotModified).readall()
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False   # changed or deleted since listed; the next poll sees its new state
         detail = {"blob": f"{self.container_name}/{blob.name}", "etag": blob.etag,
-                  "attempt": self._failures[key] + 1}
-        argument: Any = InputStream(
-            data=data, name=f"{self.container_name}/{blob.name}", uri=client.url, length=len(data),
-            blob_properties={"ETag": blob.etag, "Length": len(data), "LastModified": str(blob.last_modified),
-                             "ContentType": blob.content_settings.content_type},
-            metadata=dict(blob.metadata or {}))
-        if self.function.arg_type is bytes:
-            argument = data
-        elif self.function.arg_type is str:
-            argument = data.decode("utf-8", errors="replace")
-        record = self._invoke(self.function, argument, detail)
+                  "attempt": self._failures[key] + 1, "sent_bytes": len(content) if content is not None else 0}
+        found = self.function.extra["pattern"].fullmatch(blob.name)
+        properties = {"ContentLength": blob.size, "ETag": blob.etag, "LastModified": str(blob.last_modified),
+                      "ContentType": blob.content_settings.content_type, "BlobType": "BlockBlob"}
+        payload = payloads.blob(self.function.arg_name,
+                                connection=str(self.function.binding.get("connection") or DEFAULT_CONNECTION),
+                                container=self.container_name, name=blob.name, uri=client.url,
+                                properties=properties, metadata=dict(blob.metadata or {}),
+                                path_parameters=found.groupdict() if found else {}, content=content)
+        record = self._invoke(self.function, payload, detail)
         if record.succeeded:
             self._write_receipt(key, "succeeded")
             return True

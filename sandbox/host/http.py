@@ -5,9 +5,9 @@ Routes use the Functions template syntax (``items/{id:int}``, ``files/{*path}``,
 ``x-functions-key`` header or the ``code`` query parameter; admin accepts only the master key;
 anonymous needs none. No valid key → 401. A function that raises → 500 with a generic body.
 
-As in the Python worker, functions run on a pool of ``PYTHON_THREADPOOL_THREAD_COUNT`` threads
-(default min(32, cores + 4)) fed first come, first served: under many concurrent callers each waits
-its turn instead of 50 threads contending for the interpreter and a few starving.
+The request goes to the worker as the Azure host sends it (``payloads.http``); the worker library runs
+the function on its pool of ``PYTHON_THREADPOOL_THREAD_COUNT`` threads (default min(32, cores + 4)),
+first come, first served, and its return value comes back as the response.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import azure.functions as func
-
+from sandbox.host import payloads
 from shared.core.typed import Invalid
 
 if TYPE_CHECKING:
@@ -60,15 +58,6 @@ def compile_route(template: str) -> re.Pattern[str]:
         raise Invalid(f"route {template!r} is not a valid route template ({exc})") from exc
 
 
-def to_response(result: Any) -> func.HttpResponse:
-    """What the worker accepts from an HTTP function: an HttpResponse, or a str/bytes body."""
-    if isinstance(result, func.HttpResponse):
-        return result
-    if isinstance(result, (str, bytes)):
-        return func.HttpResponse(result)
-    raise TypeError(f"an HTTP function must return func.HttpResponse, got {type(result).__name__}")
-
-
 class KeyRing:
     """Host keys (valid for every function), per-function keys and the master key."""
 
@@ -96,13 +85,13 @@ class HttpFront:
     """The HTTP server thread and its routing table."""
 
     def __init__(self, functions: list[Any], route_prefix: str, keys: KeyRing, invoke: Invoke,
-                 port: int = 0, threads: int | None = None) -> None:
+                 port: int = 0, raw_body_bytes: bool = True) -> None:
         # Literal routes before parameterised ones, as ASP.NET routing orders them.
         self.routes = sorted(functions, key=lambda f: (f.extra["route"].count("{"), -len(f.extra["route"])))
         self.prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
         self.keys = keys
         self.invoke = invoke
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="sandbox-worker")
+        self.raw_body_bytes = raw_body_bytes   # what the worker asked for at init (RawHttpBodyBytes)
         self.server = _Server(("127.0.0.1", port), _Handler)
         self.server.front = self
         self._thread: threading.Thread | None = None
@@ -122,7 +111,6 @@ class HttpFront:
             self.server.shutdown()
             self._thread.join(timeout)
         self.server.server_close()   # joins request threads still running
-        self.pool.shutdown(wait=True)
         return self._thread if self._thread is not None and self._thread.is_alive() else None
 
     def match(self, path: str, method: str) -> tuple[Any, dict[str, str]] | None:
@@ -183,18 +171,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(401, b"", "text/plain")
             return
         host = headers.get("host") or f"127.0.0.1:{front.port}"
-        request = func.HttpRequest(self.command, f"http://{host}{self.path}", headers=headers,
-                                   params=params, route_params=route_params, body=body)
+        payload = payloads.http(function.arg_name, method=self.command, url=f"http://{host}{self.path}",
+                                headers=headers, query=params, route_params=route_params, body=body,
+                                raw_body_bytes=front.raw_body_bytes)
         detail = {"method": self.command, "path": url.path}
-        record, response = front.pool.submit(front.invoke, function, request, detail, to_response).result()
+        record, response = front.invoke(function, payload, detail, payloads.http_response)
         if not record.succeeded:
             self._reply(500, b"Internal Server Error", "text/plain; charset=utf-8")
             return
-        content_type = (response.headers.get("content-type")
-                        or f"{response.mimetype}; charset={response.charset}")
-        extra = [(k, v) for k, v in response.headers.items()
+        status, response_headers, response_body = response
+        content_type = next((v for k, v in response_headers.items() if k.lower() == "content-type"),
+                            "text/plain; charset=utf-8")
+        extra = [(k, v) for k, v in response_headers.items()
                  if k.lower() not in ("content-type", "content-length")]
-        self._reply(response.status_code, response.get_body(), content_type, extra)
+        self._reply(status, response_body, content_type, extra)
 
     def _read_body(self) -> bytes | None:
         try:

@@ -1,4 +1,4 @@
-"""Calling a function the way the Python worker does, and the record of every invocation.
+"""Invoking a function through the worker, as the Functions host does, and the record of every invocation.
 
 The record (``host.invocations``) is what tests and the demo read; each invocation is also logged
 like the Functions host logs it ("Executed 'Functions.name' (Succeeded, Id=..., Duration=12ms)").
@@ -6,8 +6,6 @@ like the Functions host logs it ("Executed 'Functions.name' (Succeeded, Id=..., 
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import threading
 import time
@@ -17,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import azure.functions as func
-
+from sandbox.host import protos
 from sandbox.host.bindings import Function
+from sandbox.host.payloads import Payload
+from sandbox.host.worker import Worker
 
 log = logging.getLogger("sandbox.host")
 
@@ -38,43 +37,11 @@ class Invocation:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
-class _Context(func.Context):
-    """The ``context`` argument a function may declare."""
-
-    def __init__(self, invocation_id: str, function_name: str) -> None:
-        self._invocation_id = invocation_id
-        self._function_name = function_name
-        self._local = threading.local()
-
-    @property
-    def invocation_id(self) -> str:
-        return self._invocation_id
-
-    @property
-    def thread_local_storage(self) -> Any:
-        return self._local
-
-    @property
-    def function_name(self) -> str:
-        return self._function_name
-
-    @property
-    def function_directory(self) -> str:
-        return ""
-
-    @property
-    def trace_context(self) -> Any:
-        return None
-
-    @property
-    def retry_context(self) -> Any:
-        return None
-
-
 class InvocationLog:
     """Runs invocations and keeps their records; threads may wait for records to appear."""
 
     def __init__(self) -> None:
+        self.worker: Worker | None = None
         self._records: list[Invocation] = []
         self._changed = threading.Condition()
 
@@ -83,41 +50,44 @@ class InvocationLog:
         with self._changed:
             return list(self._records)
 
-    def invoke(self, function: Function, argument: Any, detail: Mapping[str, Any] | None = None,
+    def invoke(self, function: Function, payload: Payload, detail: Mapping[str, Any] | None = None,
                convert: Callable[[Any], Any] | None = None) -> tuple[Invocation, Any]:
-        """Call the function with its trigger argument; never raises what the function raised.
+        """Send the invocation to the worker; never raises what the function raised.
 
-        ``convert`` turns the return value into what the trigger needs (an HTTP response); if it
-        fails, the invocation failed, as in the worker.
+        ``payload`` is what the host sends (input data and trigger metadata, see ``payloads``);
+        ``convert`` turns the worker's return value into what the trigger needs (an HTTP response);
+        if it fails, the invocation failed, as in the host.
         """
+        if self.worker is None:
+            raise RuntimeError("the host has no worker; start it first")
         invocation_id = str(uuid.uuid4())
-        kwargs: dict[str, Any] = {function.arg_name: argument}
-        if function.wants_context:
-            kwargs["context"] = _Context(invocation_id, function.name)
+        inputs, metadata = payload
         started, clock = datetime.now(UTC), time.perf_counter()
         result: Any = None
-        error: BaseException | None = None
+        error: str | None = None
+        trace = ""
         try:
-            result = function.user_function(**kwargs)
-            if inspect.isawaitable(result):
-                result = asyncio.run(_await(result))
-            if convert is not None:
-                result = convert(result)
-        except Exception as exc:  # the host's boundary: a failing function must not stop the host
-            error = exc
+            response = self.worker.invoke(function.function_id, invocation_id,
+                                          inputs, metadata)
+            if response.result.status != protos.StatusResult.Success:
+                error = response.result.exception.message or "the function failed"
+                trace = response.result.exception.stack_trace
+            elif convert is not None:
+                result = convert(response.return_value)
+        except Exception as exc:  # the host's boundary: nothing a function does may stop the host
+            error, trace = f"{type(exc).__name__}: {exc}", ""
         duration = time.perf_counter() - clock
         record = Invocation(invocation_id, function.name, function.trigger, started, duration,
-                            error is None, None if error is None else f"{type(error).__name__}: {error}",
-                            dict(detail or {}))
+                            error is None, error, dict(detail or {}))
         fields = {"function": function.name, "trigger": function.trigger, "invocation_id": invocation_id,
                   "duration_ms": round(duration * 1000, 1), "succeeded": error is None, **record.detail}
         if error is None:
             log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)", function.name,
                      invocation_id, duration * 1000, extra={"invocation": fields})
         else:
-            log.error("Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms)", function.name,
-                      invocation_id, duration * 1000, extra={"invocation": fields},
-                      exc_info=(type(error), error, error.__traceback__))
+            log.error("Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms)\n%s%s", function.name,
+                      invocation_id, duration * 1000, error, f"\n{trace.rstrip()}" if trace else "",
+                      extra={"invocation": fields})
         with self._changed:
             self._records.append(record)
             self._changed.notify_all()
@@ -134,7 +104,3 @@ class InvocationLog:
                 found = matching()
                 raise TimeoutError(f"{function}: {len(found)} of {count} invocation(s) after {timeout} s")
             return matching()
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable

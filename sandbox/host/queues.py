@@ -1,10 +1,11 @@
 """Queue triggers on Azurite queues, with the Functions host's delivery rules.
 
 A message is received under a processing lease, decoded from base64 (the host's default message
-encoding) and passed as a ``func.QueueMessage``. Success deletes it. A failure makes it visible again
-after ``visibilityTimeout``; once it has been dequeued ``maxDequeueCount`` times it is moved to
-``<queue>-poison`` with its content unchanged. A message that is not base64 cannot be delivered at
-all and goes to the poison queue at once. Messages of one batch run one after another.
+encoding) and sent to the worker as the host sends it (see ``payloads.queue``). Success deletes it.
+A failure makes it visible again after ``visibilityTimeout``; once it has been dequeued
+``maxDequeueCount`` times it is moved to ``<queue>-poison`` with its content unchanged. A message
+that is not base64 cannot be delivered at all and goes to the poison queue at once. Messages of one
+batch run one after another.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
-from azure.functions.queue import QueueMessage  # the concrete class the worker passes
 from azure.storage.queue import QueueClient
 from azure.storage.queue import QueueMessage as StorageMessage
 
+from sandbox.host import payloads
 from sandbox.host.bindings import Function, HostOptions
 from sandbox.host.invocations import Invocation
+from sandbox.host.payloads import Payload
 from sandbox.host.polling import Poller
 
 log = logging.getLogger("sandbox.host")
 PROCESSING_LEASE = 300   # seconds a message stays invisible while its function runs
 
-Invoke = Callable[[Function, Any, dict[str, Any]], Invocation]
+Invoke = Callable[[Function, Payload, dict[str, Any]], Invocation]
 
 
 def storage_client_options() -> dict[str, Any]:
@@ -79,15 +81,11 @@ class QueuePoller(Poller):
         if dequeue_count > self.options.max_dequeue_count:   # a crash left it over the limit
             self._to_poison(message)
             return
-        argument: Any = QueueMessage(  # type: ignore[no-untyped-call]
-            id=message.id, body=body, dequeue_count=dequeue_count,
-            expiration_time=message.expires_on, insertion_time=message.inserted_on,
-            time_next_visible=message.next_visible_on, pop_receipt=message.pop_receipt)
-        if self.function.arg_type is str:
-            argument = body.decode("utf-8", errors="replace")
-        elif self.function.arg_type is bytes:
-            argument = body
-        record = self._invoke(self.function, argument, detail)
+        payload = payloads.queue(self.function.arg_name, body, message_id=message.id,
+                                 dequeue_count=dequeue_count, inserted=message.inserted_on,
+                                 expires=message.expires_on, next_visible=message.next_visible_on,
+                                 pop_receipt=str(message.pop_receipt or ""))
+        record = self._invoke(self.function, payload, detail)
         if record.succeeded:
             self.queue.delete_message(message.id, message.pop_receipt)
         elif dequeue_count >= self.options.max_dequeue_count:

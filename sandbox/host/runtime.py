@@ -12,13 +12,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sandbox.host.bindings import Function, HostOptions, connection_string, load_functions
+from sandbox.host.bindings import Function, HostOptions, connection_string, functions_from_metadata
 from sandbox.host.blobs import BlobPoller
 from sandbox.host.http import HttpFront, KeyRing
 from sandbox.host.invocations import Invocation, InvocationLog
+from sandbox.host.payloads import Payload
 from sandbox.host.polling import Poller
 from sandbox.host.queues import QueuePoller
 from sandbox.host.timers import TimerScheduler, VirtualClock
+from sandbox.host.worker import Worker, WorkerError
 from shared.core.typed import Invalid
 from shared.errors import ConfigError
 
@@ -26,7 +28,8 @@ log = logging.getLogger("sandbox.host")
 
 
 class LocalHost:
-    """Timer, queue, blob and HTTP triggers of one app, on threads, until ``stop()``.
+    """Timer, queue, blob and HTTP triggers of one app, on threads, until ``stop()``; the app is
+    indexed and invoked through Microsoft's worker library (``sandbox.host.worker``).
 
     ``settings`` are the app settings (the ``Values`` of local.settings.json): they resolve
     ``%SETTING%`` expressions (over the process environment, as app settings override it in Azure)
@@ -40,7 +43,7 @@ class LocalHost:
                  speed: float = 1.0, keys: Mapping[str, str] | None = None,
                  function_keys: Mapping[str, Mapping[str, str]] | None = None,
                  master_key: str | None = None, host_id: str = "sandbox-host",
-                 poll_interval: float = 0.5) -> None:
+                 poll_interval: float = 0.5, app_directory: str | Path | None = None) -> None:
         self.app = app
         self.settings = {str(k): str(v) for k, v in (settings or {}).items()}
         self.options = HostOptions.from_host_json(host_json)
@@ -55,6 +58,8 @@ class LocalHost:
         self._timers: TimerScheduler | None = None
         self._pollers: list[Poller] = []
         self._http: HttpFront | None = None
+        self._worker: Worker | None = None
+        self.app_directory = str(app_directory or Path.cwd())
         self._saved_environ: dict[str, str | None] | None = None
         self._lock = threading.Lock()
 
@@ -102,9 +107,16 @@ class LocalHost:
             if self._saved_environ is not None:
                 return self
             effective = {**os.environ, **self.settings}
-            self._functions = load_functions(self.app, effective)
-            self._export_settings()
+            _check_thread_count(effective)
+            self._export_settings()   # the worker reads its settings from the environment, as in Azure
             try:
+                self._worker = Worker(self.app, self.app_directory)
+                try:
+                    indexed = self._worker.start()
+                except WorkerError as exc:
+                    raise ConfigError([str(exc)], "function app") from exc
+                self._log.worker = self._worker
+                self._functions = functions_from_metadata(indexed, effective)
                 self._build(effective)
                 self._launch()
             except BaseException:
@@ -132,8 +144,8 @@ class LocalHost:
         _forget_app_caches()
 
     def _build(self, settings: Mapping[str, str]) -> None:
-        def invoke(function: Function, argument: Any, detail: dict[str, Any]) -> Invocation:
-            return self._log.invoke(function, argument, detail)[0]
+        def invoke(function: Function, payload: Payload, detail: dict[str, Any]) -> Invocation:
+            return self._log.invoke(function, payload, detail)[0]
 
         by_kind: dict[str, list[Function]] = {}
         for function in self._functions:
@@ -158,15 +170,13 @@ class LocalHost:
                                                 self.host_id, self._poll_interval))
             except ValueError as exc:
                 problems.append(f"function {function.name}: connection string is invalid: {exc}")
-        threads = settings.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
-        if threads and not (threads.isdigit() and 1 <= int(threads) <= 32):
-            problems.append(f"app setting PYTHON_THREADPOOL_THREAD_COUNT={threads!r}: use a whole number "
-                            "from 1 to 32")
         if problems:
             raise ConfigError(problems, "function app")
         if by_kind.get("httpTrigger"):
+            assert self._worker is not None
             self._http = HttpFront(by_kind["httpTrigger"], self.options.route_prefix, self.keys,
-                                   self._log.invoke, self._http_port, int(threads) if threads else None)
+                                   self._log.invoke, self._http_port,
+                                   self._worker.capabilities.get("RawHttpBodyBytes", "").lower() == "true")
 
     def _launch(self) -> None:
         for poller in self._pollers:
@@ -195,6 +205,9 @@ class LocalHost:
                 log.error("thread %s did not stop within %.0f s (a function is still running)",
                           thread.name, timeout)
         self._pollers, self._timers, self._http = [], None, None
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
         if self._saved_environ is not None:
             for name, value in self._saved_environ.items():
                 if value is None:
@@ -203,6 +216,15 @@ class LocalHost:
                     os.environ[name] = value
             self._saved_environ = None
             _forget_app_caches()
+
+
+def _check_thread_count(settings: Mapping[str, str]) -> None:
+    """The worker falls back to its default on a bad PYTHON_THREADPOOL_THREAD_COUNT with a warning;
+    a setting that silently means something else is a startup error here."""
+    threads = settings.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    if threads and not (threads.isdigit() and 1 <= int(threads) <= 32):
+        raise ConfigError([f"app setting PYTHON_THREADPOOL_THREAD_COUNT={threads!r}: use a whole number "
+                           "from 1 to 32"], "function app")
 
 
 def _forget_app_caches() -> None:

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.functions.timer import TimerRequest  # the concrete class the worker passes
-
+from sandbox.host import payloads
 from sandbox.host.bindings import Function
 from sandbox.host.invocations import Invocation
+from sandbox.host.payloads import Payload
 
 log = logging.getLogger("sandbox.host")
 
-Invoke = Callable[[Function, Any, dict[str, Any]], Invocation]
+Invoke = Callable[[Function, Payload, dict[str, Any]], Invocation]
 
 
 class VirtualClock:
@@ -71,10 +71,9 @@ class TimerScheduler:
         timer = self._timers[name]
         scheduled = scheduled or self.clock.now()
         with self._locks[name]:
-            request = TimerRequest(past_due=past_due, schedule_status=self._status(timer, scheduled),
-                                        schedule={"AdjustForDST": True})
+            payload = payloads.timer(timer.arg_name, past_due, self._status(timer, scheduled))
             self._last[name] = scheduled
-            return self._invoke(timer, request, {"scheduled": scheduled.isoformat(), "past_due": past_due})
+            return self._invoke(timer, payload, {"scheduled": scheduled.isoformat(), "past_due": past_due})
 
     def _status(self, timer: Function, scheduled: datetime) -> dict[str, str]:
         last = self._last.get(timer.name)
