@@ -1,10 +1,17 @@
-"""Blob trigger: validate every output file; a file that keeps failing lands in the poison queue."""
+"""Blob trigger: validate every output file; a file that keeps failing lands in the poison queue.
+
+The trigger binds an SDK type (``BlobClient``): the host sends only a reference (container and name),
+never the blob's content, so an output of any size reaches the guard, which streams it once through
+the storage adapter. A plain ``func.InputStream`` would make the host load the whole blob into memory
+and pass it over gRPC (Azure/azure-functions-python-worker #1449, #1486).
+"""
 
 from __future__ import annotations
 
 import logging
 
 import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob_types
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
@@ -13,12 +20,13 @@ bp = func.Blueprint()
 @bp.function_name("output_guard")
 @bp.blob_trigger(arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE",
                  source=func.BlobSource.EVENT_GRID)
-def output_guard(blob: func.InputStream) -> None:
+def output_guard(blob: blob_types.BlobClient) -> None:
     from shared import bootstrap
     from shared.services import guard_output
 
     deps = bootstrap.get_deps()
-    container, _, name = (blob.name or "").partition("/")
+    # Only the reference is used: reads go through the app's storage adapter (its identity, retries).
+    container, name = blob.container_name, blob.blob_name
     outcome = guard_output.validate_blob(deps, container, name, deps.clock.now())
     log.info("output validated", extra={"dataset": outcome.dataset, "file": name, "status": outcome.status,
                                         "duplicate": outcome.duplicate, "reason": outcome.reason,
