@@ -32,12 +32,16 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# Both installs leave an installed tool's files as they were; the touch marks them up to date for make,
+# or every make after a rebuilt .venv would reinstall them (and rebuild a shared .tools/checkov).
 $(AZURITE): $(STAMP)
 	$(PY) -m sandbox.azurite --install-only
+	touch $@
 
 $(CHECKOV): $(STAMP)
 	$(PY) -m venv .tools/checkov
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+	touch $@
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
