@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -181,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
                    speed=args.speed, http_port=args.port, function_key=args.key,
                    extra_settings={"UPSTREAM_SCHEDULE": args.upstream_schedule}) as stack:
             print(banner(stack, python_command()), flush=True)
-            while True:
-                signal.pause()
+            # Azurite is the one piece in another process: if it dies, nothing works, so say so and stop.
+            while stack.azurite.running:
+                time.sleep(1)
+        print("error: Azurite exited unexpectedly; everything else is stopped too", file=sys.stderr, flush=True)
+        return 1
     except Stopped:
         print("Stopped: the host, the emulators and Azurite are down.", file=sys.stderr, flush=True)
         return 0
