@@ -1,4 +1,5 @@
 # ADF Autopilot — the two commands: `make test` and `make demo`. Both install what they need.
+# `make up` starts the whole sandbox and stays up until Ctrl-C (ARGS="--speed 60" to hurry the timers).
 SHELL := /bin/bash
 # The app, the CLI and the tests run on Python 3.13 (what new Flex Consumption apps should start on).
 # PYTHON=/path/to/python3.13 overrides the search: python3.13 on PATH, then pyenv's and the usual prefixes.
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.installed
 # checkov pins old versions of packages our dev tools need, so it lives in its own venv.
 CHECKOV := .tools/checkov/bin/checkov
 
-.PHONY: setup test lint unit integration e2e infra demo bench clean
+.PHONY: setup test lint unit integration e2e infra demo up bench clean
 
 setup: $(STAMP) $(AZURITE) $(CHECKOV)
 
@@ -31,12 +32,16 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# Both installs leave an installed tool's files as they were; the touch marks them up to date for make,
+# or every make after a rebuilt .venv would reinstall them (and rebuild a shared .tools/checkov).
 $(AZURITE): $(STAMP)
 	$(PY) -m sandbox.azurite --install-only
+	touch $@
 
 $(CHECKOV): $(STAMP)
 	$(PY) -m venv .tools/checkov
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+	touch $@
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -60,6 +65,9 @@ infra: setup
 
 demo: setup
 	$(PY) -m sandbox.demo
+
+up: setup
+	$(PY) -m sandbox.stack $(ARGS)
 
 bench: setup
 	$(PY) -m bench.run

@@ -28,9 +28,13 @@ def output_guard(blob: blob_types.BlobClient) -> None:
     # Only the reference is used: reads go through the app's storage adapter (its identity, retries).
     container, name = blob.container_name, blob.blob_name
     outcome = guard_output.validate_blob(deps, container, name, deps.clock.now())
-    log.info("output validated", extra={"dataset": outcome.dataset, "file": name, "status": outcome.status,
-                                        "duplicate": outcome.duplicate, "reason": outcome.reason,
-                                        "alerts": len(outcome.alerts)})
+    fields = {"dataset": outcome.dataset, "batch": outcome.batch, "file": name, "status": outcome.status,
+              "codes": ",".join(outcome.codes), "duplicate": outcome.duplicate, "reason": outcome.reason,
+              "alerts": ",".join(outcome.alerts)}
+    # Empty fields are left out: the console and customDimensions show only what says something. A
+    # dataset's own report or marker file is skipped on purpose: that is debug, not news.
+    log.log(logging.DEBUG if outcome.status == "skipped" and outcome.dataset else logging.INFO,
+            "output validated", extra={k: v for k, v in fields.items() if v not in ("", False)})
 
 
 @bp.function_name("output_guard_poison")

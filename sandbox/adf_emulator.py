@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sandbox.local_factory import FACTORY_NAME, RESOURCE_GROUP, SUBSCRIPTION_ID
 from sandbox.local_server import QuietServer
 from sandbox.pipelines.queries import ACTIVITY_FILTERS, RUN_FILTERS, ArmError, order, page, select, window
 from sandbox.pipelines.runtime import Injected, Pipeline, PipelineBody, RunRecord, RunSettings, execute
@@ -65,8 +66,8 @@ class ADFEmulator:
 
     def __init__(self, pipelines: Mapping[str, Pipeline | PipelineBody] | None = None, *,
                  config: Mapping[str, str] | None = None,
-                 subscription_id: str = "00000000-0000-0000-0000-000000000000",
-                 resource_group: str = "rg-sandbox", factory_name: str = "adf-sandbox",
+                 subscription_id: str = SUBSCRIPTION_ID, resource_group: str = RESOURCE_GROUP,
+                 factory_name: str = FACTORY_NAME,
                  host: str = "127.0.0.1", port: int = 0, page_size: int = 5) -> None:
         if pipelines is None:
             from sandbox.pipelines import PIPELINES
@@ -479,9 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.adf_emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--subscription-id", default="00000000-0000-0000-0000-000000000000")
-    parser.add_argument("--resource-group", default="rg-sandbox")
-    parser.add_argument("--factory", default="adf-sandbox")
+    parser.add_argument("--subscription-id", default=SUBSCRIPTION_ID)
+    parser.add_argument("--resource-group", default=RESOURCE_GROUP)
+    parser.add_argument("--factory", default=FACTORY_NAME)
     parser.add_argument("--page-size", type=int, default=5)
     parser.add_argument("--run-duration", type=float, default=0.0, help="seconds a run lasts at least")
     args = parser.parse_args(argv)

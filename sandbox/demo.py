@@ -98,10 +98,21 @@ def decided(deps: Any, run_id: str) -> dict[str, Any]:
 
 
 def main() -> int:
+    from sandbox.logs import configure
+
+    # The timeline (stdout) tells the story; stderr shows the app's own log lines an operator reads
+    # (output validated, pipeline run started, alert sent…) and every warning, one line each.
+    handler = configure(logging.INFO, tracebacks=False, only=("functions.output_guard", "shared.services"))
+    try:
+        return play()
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def play() -> int:
     from sandbox.stack import Stack
     from shared.services import guard_output
 
-    logging.getLogger().addHandler(logging.NullHandler())   # the timeline is the demo's output
     timeline = Timeline()
     (ROOT / ".sandbox").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=ROOT / ".sandbox"))

@@ -1,6 +1,6 @@
 """The whole sandbox in one object: Azurite, the ADF, Power BI and Teams emulators, an SMTP sink, and
 the local Functions host running ``function_app.app``. Used by ``make demo``, the end-to-end tests
-and the benchmarks.
+and the benchmarks; ``python -m sandbox.stack`` (``make up``) runs it until Ctrl-C (see sandbox.up).
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 class Stack:
     def __init__(self, workdir: Path | None = None, *, pipelines_config: Path | None = None,
                  queue_visibility: str = "00:00:01", verdict_wait: str = "20s",
-                 extra_settings: dict[str, str] | None = None) -> None:
+                 extra_settings: dict[str, str] | None = None, speed: float = 1.0, http_port: int = 0,
+                 function_key: str | None = None) -> None:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="autopilot-stack-"))
+        self.speed, self.http_port, self.function_key = speed, http_port, function_key
         self.pipelines_config = pipelines_config or ROOT / "pipelines.yaml"
         self.queue_visibility = queue_visibility
         self.verdict_wait = verdict_wait
@@ -61,14 +63,31 @@ class Stack:
             TEAMS_WEBHOOK_URL=self.teams.url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.smtp.port),
             SMTP_SENDER="autopilot@example.com", SMTP_TLS="auto", ALERT_EMAIL_TO="oncall@example.com",
             VERDICT_WAIT=self.verdict_wait, **self.extra_settings)
-        host_json = json.loads((ROOT / "host.json").read_text())
-        host_json["extensions"]["queues"]["visibilityTimeout"] = self.queue_visibility
-        self.host = self._stack.enter_context(LocalHost(_app(), self.settings, host_json=host_json,
-                                                        poll_interval=0.2))
-        self.adf.configure(webhook_url=f"{self.host.url}/pipeline-events", webhook_key=self.host.default_key,
-                           queue_delay=0.0, run_duration=0.2)
         self.deps = bootstrap.build_deps(self.settings)
         self.blobs = AzureBlobStore(StorageTarget(connection_string=conn))
+        self._create_data_containers(conn)
+        host_json = json.loads((ROOT / "host.json").read_text())
+        host_json["extensions"]["queues"]["visibilityTimeout"] = self.queue_visibility
+        self.host = self._stack.enter_context(LocalHost(
+            _app(), self.settings, host_json=host_json, poll_interval=0.2, speed=self.speed,
+            http_port=self.http_port, keys={"default": self.function_key} if self.function_key else None))
+        self.adf.configure(webhook_url=f"{self.host.url}/pipeline-events", webhook_key=self.host.default_key,
+                           queue_delay=0.0, run_duration=0.2)
+
+    def _create_data_containers(self, connection_string: str) -> None:
+        """The data containers exist before the first tick, as the deployment creates them (a missing
+        upstream container is a real misconfiguration the watcher reports as watch_failed)."""
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import BlobServiceClient
+
+        names = {ds.upstream.container for ds in self.deps.config.datasets if ds.upstream is not None}
+        names.add(self.settings["OUTPUT_CONTAINER"])
+        with BlobServiceClient.from_connection_string(connection_string) as service:
+            for name in sorted(names):
+                try:
+                    service.create_container(name)
+                except ResourceExistsError:
+                    pass
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -104,3 +123,11 @@ def _app() -> Any:
     import function_app
 
     return function_app.app
+
+
+if __name__ == "__main__":
+    import sys
+
+    from sandbox.up import main
+
+    sys.exit(main())

@@ -57,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--azurite", action="store_true",
                         help=f"start Azurite too; settings equal to {DEVELOPMENT_STORAGE} point at it")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("azure").setLevel(logging.WARNING)   # the SDK logs every request at INFO
-
     from sandbox.azurite import Azurite, AzuriteError
     from sandbox.host import LocalHost
+    from sandbox.logs import configure
+
+    configure(logging.INFO)
 
     azurite: Azurite | None = None
     try:
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         for function in host.functions:
             where = f"{host.url}/{function.extra['route']}" if function.trigger == "httpTrigger" else ""
             print(f"  {function.name}: {function.trigger} {where}".rstrip(), file=sys.stderr)
+        if azurite is not None:
+            print(f"Azurite (settings that were {DEVELOPMENT_STORAGE}): {azurite.connection_string}",
+                  file=sys.stderr)
         print(f"Function key (x-functions-key): {host.default_key}\nCtrl-C stops the host.",
               file=sys.stderr, flush=True)
         while not stop.wait(0.5):

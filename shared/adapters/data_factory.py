@@ -75,7 +75,8 @@ class DataFactoryRunner:
         run_id = str(response.run_id or "")
         if not run_id:
             raise Unavailable(f"createRun {pipeline} answered without a run id; the run may exist")
-        log.info("pipeline run started", extra={"pipeline": pipeline, "run_id": run_id})
+        # The use case logs "pipeline run started" with the dataset and batch an operator looks for.
+        log.debug("createRun answered", extra={"pipeline": pipeline, "run_id": run_id})
         return run_id
 
     def get_run(self, run_id: str) -> PipelineRun:

@@ -12,6 +12,7 @@ from shared.core.models import Alert, Severity
 from shared.core.spec import AlertRoutes
 
 CHANNELS = ("teams", "email")
+NO_CHANNEL = "no channel is configured for this dataset"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,23 @@ def channels_for(alert: Alert, routes: AlertRoutes, policy: DispatchPolicy) -> t
     return tuple(chosen), tuple(recipients)
 
 
+def channel_fixes(routes: AlertRoutes, policy: DispatchPolicy) -> str:
+    """What to configure so a dataset's alerts reach someone, when its routes pick no usable channel:
+    each alternative (Teams, email) alone is enough."""
+    if routes.teams:
+        teams = "set TEAMS_WEBHOOK_URL"
+    elif policy.teams_configured:
+        teams = "set alerts.teams: true for the dataset in the pipelines config"
+    else:
+        teams = "set TEAMS_WEBHOOK_URL and alerts.teams: true for the dataset"
+    steps = []
+    if not policy.email_configured:
+        steps.append("set SMTP_HOST and SMTP_SENDER (or ACS_EMAIL_ENDPOINT and ACS_EMAIL_SENDER)")
+    if not (routes.email or policy.default_email):
+        steps.append("set ALERT_EMAIL_TO (or alerts.email for the dataset)")
+    return f"Teams: {teams}; or email: {' and '.join(steps) or 'already configured'}"
+
+
 def decide(alert: Alert, routes: AlertRoutes, ledger: EpisodeLedger, policy: DispatchPolicy,
            now: datetime) -> Decision:
     channels, recipients = channels_for(alert, routes, policy)
@@ -84,7 +102,7 @@ def decide(alert: Alert, routes: AlertRoutes, ledger: EpisodeLedger, policy: Dis
         return Decision(False, "duplicate within the cooldown",
                         ledger=EpisodeLedger(True, ledger.last_sent, ledger.suppressed + 1))
     if not channels:
-        return Decision(False, "no channel is configured for this dataset", ledger=ledger)
+        return Decision(False, NO_CHANNEL, ledger=ledger)
     return Decision(True, "new" if not ledger.open else "repeat after the cooldown", channels, recipients,
                     EpisodeLedger(True, now, 0))
 

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.core import render
-from shared.core.dispatch import ChannelHealth, Decision, EpisodeLedger, decide, note_send, should_digest, with_fallback
+from shared.core.dispatch import (
+    NO_CHANNEL,
+    ChannelHealth,
+    Decision,
+    EpisodeLedger,
+    channel_fixes,
+    decide,
+    note_send,
+    should_digest,
+    with_fallback,
+)
 from shared.core.models import Alert, Message, Severity
 from shared.core.spec import AlertRoutes
 from shared.errors import ExternalError
@@ -104,13 +114,20 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
     alert = Alert.from_json(text)
     policy = deps.dispatch
     ledger, _ = _ledger(deps, alert.fingerprint)
-    decision: Decision = decide(alert, _routes(deps, alert.dataset), ledger, policy, now)
+    routes = _routes(deps, alert.dataset)
+    decision: Decision = decide(alert, routes, ledger, policy, now)
     outcome = DispatchOutcome(alert.fingerprint, "suppressed", decision.reason)
+    fields = {"dataset": alert.dataset, "code": alert.code, "severity": alert.severity.value,
+              "fingerprint": alert.fingerprint}
     if not decision.deliver:
         _save_ledger(deps, alert.fingerprint, decision.ledger, alert)
         _record(deps, alert, "-", "suppressed", decision.reason)
-        log.info("alert suppressed", extra={"fingerprint": alert.fingerprint, "code": alert.code,
-                                            "reason": decision.reason})
+        if decision.reason == NO_CHANNEL and alert.severity is Severity.FAIL:
+            # A failure nobody hears about is the worst outcome: say loudly what to set.
+            log.warning("fail alert not delivered: no alert channel is configured",
+                        extra={**fields, "fix": channel_fixes(routes, policy)})
+        else:
+            log.info("alert suppressed", extra={**fields, "reason": decision.reason})
         return outcome
     health = {c: channel_health(deps, c) for c in ("teams", "email")}
     earlier = _earlier_attempts(deps, alert)
@@ -136,19 +153,20 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
             _save_health(deps, channel, health[channel])
             _record(deps, alert, channel, "failed", f"{type(exc).__name__}: {exc}")
             outcome.failed.append(channel)
-            log.warning("alert delivery failed", extra={"channel": channel, "fingerprint": alert.fingerprint,
+            log.warning("alert delivery failed", extra={**fields, "channel": channel,
                                                         "error_type": type(exc).__name__, "attempt": dequeue_count})
             continue
         health[channel] = note_send(health[channel], now, True, policy)
         _save_health(deps, channel, health[channel])
         _record(deps, alert, channel, "sent")
         outcome.sent.append(channel)
+        log.info("alert sent", extra={**fields, "channel": channel, "reason": decision.reason})
     if outcome.failed:
         raise DeliveryFailed(f"{', '.join(outcome.failed)} did not accept alert {alert.fingerprint}; will retry")
     _save_ledger(deps, alert.fingerprint, decision.ledger, alert)
     outcome.status = "sent" if outcome.sent else "digested"
-    log.info("alert dispatched", extra={"fingerprint": alert.fingerprint, "code": alert.code,
-                                        "sent": outcome.sent, "digested": outcome.digested})
+    if outcome.digested:
+        log.info("alert digested", extra={**fields, "channel": ",".join(outcome.digested)})
     return outcome
 
 

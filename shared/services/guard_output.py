@@ -43,6 +43,7 @@ class GuardOutcome:
     report_blob: str = ""
     batch: str = ""
     alerts: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)   # warn and fail finding codes, worst first
 
 
 def find_dataset(deps: Deps, container: str, name: str) -> tuple[DatasetSpec, OutputSpec] | None:
@@ -76,7 +77,7 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     if found is None:
         return GuardOutcome(name, reason="no dataset declares this output location")
     ds, out = found
-    outcome = GuardOutcome(name, ds.name)
+    outcome = GuardOutcome(name, ds.name, batch=batch_key(out, name))
     if reason := _skip_reason(out, name):
         outcome.reason = reason
         return outcome
@@ -96,13 +97,15 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     if profile.readable:
         findings += history.history_findings(observation, _history(deps, ds.name, info.last_modified), contract)
     outcome.status = status(findings)
+    serious = sorted((f for f in findings if f.severity in (Severity.WARN, Severity.FAIL)),
+                     key=lambda f: -f.severity.rank)
+    outcome.codes = list(dict.fromkeys(f.code for f in serious))
     outcome.report = build_report(profile, findings, file=f"{container}/{name}", dataset=ds.name)
     outcome.report_blob = f"{out.base}{out.reports_prefix.strip('/')}/{name[len(out.base):]}.report.json"
     deps.data.write_bytes(container, outcome.report_blob, json.dumps(outcome.report, indent=2).encode(),
                           content_type="application/json")
     if profile.readable:
         record_history(deps, observation, info)
-    outcome.batch = batch_key(out, name)
     for alert in _alerts(ds, container, name, outcome, findings, profile, now):
         deps.alerts.emit(alert)
         outcome.alerts.append(alert.code)

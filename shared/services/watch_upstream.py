@@ -145,6 +145,8 @@ def _handle_batch(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: Pipel
                 outcome.skipped.append({**info, "reason": "reconciled by another tick"})
                 return 0
             outcome.reconciled.append({**info, "run_id": run})
+            log.info("pipeline run reconciled", extra={"dataset": ds.name, "batch": batch.batch_id, "run": run,
+                                                       "pipeline": pipeline.name})
             return 0
     if slots <= 0:
         outcome.waiting.append({**info, "reason": f"{pipeline.concurrency.policy}: a run is in progress"})
@@ -196,6 +198,8 @@ def _start(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, pipeline: PipelineSpec
         log.error("claim was taken over while starting a run",
                   extra={"dataset": ds.name, "batch": batch.batch_id, "run_id": run_id})
     outcome.started.append({**info, "run_id": run_id})
+    log.info("pipeline run started", extra={"dataset": ds.name, "batch": batch.batch_id, "run": run_id,
+                                            "pipeline": pipeline.name, "files": len(batch.files)})
     return 1
 
 

@@ -13,6 +13,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from sandbox.adf_emulator import ADFEmulator
 from sandbox.azurite import free_port
+from sandbox.local_factory import FACTORY_NAME, RESOURCE_GROUP, SUBSCRIPTION_ID
 from shared.adapters.data_factory import DataFactoryRunner
 from shared.config import FactoryRef
 from shared.core.models import RunStatus
@@ -205,8 +206,8 @@ def test_a_create_run_refused_before_it_was_sent_is_retried_and_starts_the_run_o
         if not late:
             late.append(ADFEmulator(TEST_PIPELINES, port=port).start())
 
-    runner = DataFactoryRunner(FactoryRef("00000000-0000-0000-0000-000000000000", "rg-sandbox", "adf-sandbox",
-                                          f"http://127.0.0.1:{port}"), retries=2, sleep=factory_comes_up)
+    runner = DataFactoryRunner(FactoryRef(SUBSCRIPTION_ID, RESOURCE_GROUP, FACTORY_NAME, f"http://127.0.0.1:{port}"),
+                               retries=2, sleep=factory_comes_up)
     try:
         run_id = runner.start_run("copy_job", {"batchId": BATCH})
         assert [r["runId"] for r in late[0].runs()] == [run_id]

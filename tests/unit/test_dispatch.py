@@ -146,3 +146,47 @@ def test_a_malformed_alert_message_raises_so_it_reaches_the_poison_queue() -> No
     world = World()
     with pytest.raises(ValueError, match="malformed alert message"):
         dispatch_alerts.dispatch(world.deps, '{"dataset": "x"}', 1, world.clock.now())
+
+
+def test_a_fail_alert_without_any_channel_is_a_warning_naming_the_dataset_code_and_settings(
+        caplog: pytest.LogCaptureFixture) -> None:
+    world = World(teams_configured=False, email_configured=False)
+    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    outcome = world.send(world.alert(code="output_failed"))
+    assert outcome.status == "suppressed"
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "no alert channel is configured" in record.getMessage()
+    assert (record.dataset, record.code) == ("scores", "output_failed")  # type: ignore[attr-defined]
+    for setting in ("TEAMS_WEBHOOK_URL", "SMTP_HOST", "SMTP_SENDER", "ACS_EMAIL_ENDPOINT"):
+        assert setting in record.fix  # type: ignore[attr-defined]
+    assert "alert suppressed" not in caplog.text
+
+
+def test_a_fail_alert_for_a_dataset_without_recipients_names_alert_email_to(
+        caplog: pytest.LogCaptureFixture) -> None:
+    world = World(teams_configured=False)          # email works, but "quiet" names no recipients
+    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    world.send(world.alert(dataset="quiet"))
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert record.dataset == "quiet"  # type: ignore[attr-defined]
+    assert "ALERT_EMAIL_TO" in record.fix and "SMTP_HOST" not in record.fix  # type: ignore[attr-defined]
+
+
+def test_a_warning_alert_without_a_channel_stays_a_quiet_suppression(caplog: pytest.LogCaptureFixture) -> None:
+    world = World(teams_configured=False, email_configured=False)
+    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    world.send(world.alert(code="output_warning", severity=Severity.WARN))
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "alert suppressed" in caplog.text
+
+
+def test_a_sent_alert_is_logged_once_per_channel_with_dataset_code_and_fingerprint(
+        caplog: pytest.LogCaptureFixture) -> None:
+    world = World()
+    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    alert = world.alert()
+    world.send(alert)
+    sent = [r for r in caplog.records if r.getMessage() == "alert sent"]
+    assert sorted(r.channel for r in sent) == ["email", "teams"]  # type: ignore[attr-defined]
+    assert {(r.dataset, r.code, r.fingerprint) for r in sent} == {  # type: ignore[attr-defined]
+        ("scores", "output_failed", alert.fingerprint)}
