@@ -45,15 +45,26 @@ def test_identity_based_storage_needs_no_connection_string() -> None:
 
 
 def test_every_bad_setting_is_named_in_one_error() -> None:
-    env = {"UPSTREAM_SCHEDULE": "0 * * * *", "CLAIM_TIMEOUT": "soon", "ADF_FACTORY_NAME": "adf"}
+    env = {"UPSTREAM_SCHEDULE": "0 0 12 * * 7", "CLAIM_TIMEOUT": "soon", "ADF_FACTORY_NAME": "adf"}
     with pytest.raises(ConfigError) as info:
         config.load_settings(env)
     text = str(info.value)
     assert "AzureWebJobsStorage: not set" in text
-    assert "UPSTREAM_SCHEDULE: NCRONTAB '0 * * * *' has 5 fields" in text
+    assert "UPSTREAM_SCHEDULE: NCRONTAB '0 0 12 * * 7', day-of-week field: 7 is outside 0-6" in text
     assert "CLAIM_TIMEOUT: expected a duration" in text
     assert "ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP: not set" in text
     assert len(info.value.problems) == 4
+
+
+def test_schedules_are_checked_as_the_functions_host_reads_them() -> None:
+    five_fields = config.load_settings({**GOOD_ENV, "UPSTREAM_SCHEDULE": "0 * * * *"})
+    assert five_fields.upstream_schedule.seconds == (0,)          # the host takes five fields too
+    with pytest.raises(ConfigError) as info:
+        config.load_settings({**GOOD_ENV, "FOLLOWUP_SCHEDULE": "00:05:00"})
+    assert list(info.value.problems) == [
+        "FOLLOWUP_SCHEDULE: '00:05:00' is a TimeSpan, which the Functions host runs only on App Service plans "
+        "(Flex Consumption refuses to start, AZFD0015); write the NCRONTAB '0 */5 * * * *' (it fires on the "
+        "clock, where a TimeSpan counts from start-up)"]
 
 
 def test_unknown_fields_and_wrong_types_name_file_line_and_field(tmp_path: Path) -> None:
