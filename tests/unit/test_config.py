@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,11 @@ def test_check_config_accepts_the_example_settings() -> None:
     result = run_cli("check-config", "--settings", str(ROOT / "local.settings.example.json"))
     assert result.returncode == 0, result.stderr
     assert "1 dataset(s): scores" in result.stderr
+    # The next firings as the host computes them: hourly and every five minutes, on the clock.
+    upstream = re.search(r"upstream schedule: '0 0 \* \* \* \*', next \(UTC\): (.*)", result.stderr)
+    followup = re.search(r"followup schedule: '0 \*/5 \* \* \* \*', next \(UTC\): (.*)", result.stderr)
+    assert upstream and followup, result.stderr
+    hourly = [datetime.strptime(t, "%a %Y-%m-%d %H:%M:%S") for t in upstream.group(1).split(", ")]
+    five = [datetime.strptime(t, "%a %Y-%m-%d %H:%M:%S") for t in followup.group(1).split(", ")]
+    assert [(t.minute, t.second) for t in hourly] == [(0, 0)] * 3 and hourly[2] - hourly[0] == timedelta(hours=2)
+    assert all(t.minute % 5 == 0 and t.second == 0 for t in five) and five[2] - five[0] == timedelta(minutes=10)
