@@ -6,21 +6,25 @@ What the host does, from its sources and docs (read November 2026):
   ``CronSchedule.TryCreate``) first tries the value as NCRONTAB and only then as a .NET TimeSpan. It
   asks NCrontab for six fields (seconds first) unless the value, split on spaces with empty parts
   dropped, has exactly five; so ``0 0 * * * *`` and ``0 * * * *`` are both hourly, and five fields
-  fire at second 0. Anything else fails the function's indexing.
+  fire at second 0. Anything else is an error when the host loads the function.
 - TimeSpan schedules (``01:00:00``) run only on App Service plans: the timer trigger docs say so,
   and diagnostic event AZFD0015 says Flex Consumption (our plan) refuses to start with one. They are
   rejected here, with the NCRONTAB to write instead.
-- NCrontab (atifaziz/NCrontab, shipped to the host as NCrontab.Signed; ``CrontabSchedule``,
-  ``CrontabFieldImpl``, ``CrontabField``) splits fields on the space character only (not tabs or
-  line breaks). Ranges: second and minute 0-59, hour 0-23, day 1-31, month 1-12, day-of-week 0-6 with
-  0 for Sunday; 7 is out of range. A field is a comma list of ``*``, a value, or a range ``a-b``, each
-  with an optional ``/step``; a single value with a step runs to the end of the field (``5/15`` is
-  5,20,35,50). Month and day-of-week also take English names in any case and any prefix, the first
-  name in calendar order winning (``Ju`` is June, ``T`` Tuesday); numbers are ASCII digits.
+- NCrontab (atifaziz/NCrontab, whose signed build the extension takes since its PR 494; read in
+  ``CrontabSchedule``, ``CrontabFieldImpl`` and ``CrontabField``) splits fields on the space character
+  only, not on tabs or line breaks. Ranges: second and minute 0-59, hour 0-23, day 1-31, month 1-12,
+  day-of-week 0-6 with 0 for Sunday; 7 is out of range. A field is a comma list of ``*``, a value, or
+  a range ``a-b``, each with an optional ``/step``; a single value with a step runs to the end of the
+  field (``5/15`` is 5,20,35,50). Month and day-of-week also take English names in any case and any
+  prefix, the first name in calendar order winning (``Ju`` is June, ``T`` Tuesday); numbers are ASCII
+  digits.
 - NCrontab's next occurrence is strictly after the base time, ignoring its fraction of a second. The
   day and the day-of-week must BOTH match (AND, not Vixie cron's OR): NCrontab's own test has
   ``45 16 1 * Mon`` after 2003-01-01 fire on 2003-09-01, the next 1st that is a Monday. Dates that do
-  not exist (31 April, 29 February outside leap years) are skipped.
+  not exist (31 April, 29 February outside leap years) are skipped. Before NCrontab 3.3.3 (2023,
+  issue 90), skipping ahead to a later minute or hour could keep the base time's second when the
+  second field has several values; we follow the fixed reading. Which NCrontab build a given host
+  ships was not checked; schedules with one second value (all of ours) fire the same on both.
 - The host computes in local time, which is UTC: WEBSITE_TIME_ZONE is not supported on Flex or Linux
   Consumption. UTC has no daylight saving, so the host's DST adjustments never apply.
 
@@ -28,8 +32,8 @@ Where NCrontab silently reads the text differently from what it says, or a sched
 ``Schedule.parse`` refuses it with the fix instead of guessing (stricter than the host, never looser):
 a reversed range (NCrontab swaps ``Fri-Mon`` into ``Mon-Fri``), a step below 1 (read as 1) or so
 large it picks one value, a name prefix that fits several names, tabs or line breaks, and dates that
-never exist (``30 Feb``: the host would wait until year 9999). Everything it accepts fires at exactly
-the host's times.
+never exist (``30 Feb``: the host would wait until year 9999). Everything it accepts fires at the
+host's times (with the one caveat on old NCrontab builds above).
 """
 
 from __future__ import annotations
