@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.errors import AutopilotError, ConfigError
@@ -48,7 +49,15 @@ def _config_check(args: argparse.Namespace) -> int:
     settings, pipelines = config.load_all(env)
     print(f"configuration is valid: {len(pipelines.datasets)} dataset(s): "
           + ", ".join(ds.name for ds in pipelines.datasets), file=sys.stderr)
-    print(f"upstream schedule: {settings.upstream_schedule.expression}", file=sys.stderr)
+    # The host's next firings, so a reader sees what the expression means before deploying it.
+    now = datetime.now(UTC)
+    for name, schedule in (("upstream", settings.upstream_schedule), ("followup", settings.followup_schedule)):
+        if schedule is not None:
+            firings = [schedule.next_after(now)]
+            for _ in range(2):
+                firings.append(schedule.next_after(firings[-1]))
+            print(f"{name} schedule: {schedule.expression!r}, next (UTC): "
+                  + ", ".join(f"{t:%a %Y-%m-%d %H:%M:%S}" for t in firings), file=sys.stderr)
     return 0
 
 

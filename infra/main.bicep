@@ -46,7 +46,7 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('NCRONTAB schedule of the upstream watcher (six fields).')
+@description('NCRONTAB schedule of the upstream watcher, in UTC: six fields (second first) or five (minute first); checked by autopilot check-config.')
 param upstreamSchedule string = '0 0 * * * *'
 
 @description('Path of the pipelines config inside the deployed app.')

@@ -51,7 +51,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 default="pipelines.yaml"),
     SettingSpec("OUTPUT_CONTAINER", "Container the output guard's blob trigger watches; every dataset's "
                 "output.container must be this one.", default="outputs"),
-    SettingSpec("UPSTREAM_SCHEDULE", "NCRONTAB schedule of the upstream watcher (six fields).",
+    SettingSpec("UPSTREAM_SCHEDULE", "NCRONTAB schedule of the upstream watcher, in UTC: six fields (second "
+                "first) or five (minute first, second 0); see the schedule rules below the table.",
                 default="0 0 * * * *"),
     SettingSpec("ADF_SUBSCRIPTION_ID", "Subscription of the Data Factory."),
     SettingSpec("ADF_RESOURCE_GROUP", "Resource group of the Data Factory."),
@@ -59,8 +60,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("ADF_ENDPOINT", "ARM endpoint (the sandbox points this at its ADF emulator).",
                 default="https://management.azure.com", infra=False),
     SettingSpec("AZURE_CLIENT_ID", "Client id of the user-assigned managed identity."),
-    SettingSpec("FOLLOWUP_SCHEDULE", "NCRONTAB of the follow-up timer: Power BI refresh status, owed "
-                "refreshes, alert digests, stuck runs.", default="0 */5 * * * *"),
+    SettingSpec("FOLLOWUP_SCHEDULE", "NCRONTAB schedule, in UTC, of the follow-up timer: Power BI refresh "
+                "status, owed refreshes, alert digests, stuck runs. Same rules as UPSTREAM_SCHEDULE.",
+                default="0 */5 * * * *"),
     SettingSpec("TEAMS_WEBHOOK_URL", "Teams Workflows webhook URL (a Key Vault reference in Azure). Empty: "
                 "no Teams channel.", secret=True),
     SettingSpec("ACS_EMAIL_ENDPOINT", "Azure Communication Services endpoint for email (managed identity)."),

@@ -361,6 +361,22 @@ def has_role(assignments: Iterable[RoleAssignment], principals: set[str], file_s
     return any(a.file.name == file_suffix and a.principals & principals and a.roles & accepted for a in assignments)
 
 
+def schedule_problems(where: str, values: Iterable[str]) -> list[str]:
+    """The schedule values the templates deploy, read as the Functions host reads them."""
+    from shared.core.schedule import Schedule
+    from shared.core.typed import Invalid
+
+    problems = []
+    for value in values:
+        if "%" in value:
+            continue   # an unset setting, reported above
+        try:
+            Schedule.parse(value)
+        except Invalid as exc:
+            problems.append(f"{where}: the schedule infra/ deploys is refused: {exc}")
+    return problems
+
+
 def function_needs(project: Project, bindings: Sequence[Binding], tables: Iterable[str], infra: Path) -> list[str]:
     """Every registered function has what it needs in the templates: queues, containers, tables,
     Event Grid, roles, routes."""
@@ -420,6 +436,7 @@ def function_needs(project: Project, bindings: Sequence[Binding], tables: Iterab
             for name in re.findall(r"%([^%]+)%", schedule):
                 if name not in in_bicep:
                     problems.append(f"{where}: schedule {schedule!r} names app setting {name}, not set in infra/")
+            problems += schedule_problems(where, expand(project, schedule))
         elif b.type == "httpTrigger":
             route = str(b.attrs.get("route") or b.function)
             if f"/api/{route}" not in pipelines_text:

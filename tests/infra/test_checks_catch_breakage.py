@@ -51,6 +51,20 @@ def test_removing_an_app_setting_fails_the_drift_and_the_function_needs(
     assert any("upstream_watcher (timerTrigger)" in p and "UPSTREAM_SCHEDULE" in p for p in needs), needs
 
 
+def test_a_schedule_the_host_would_refuse_fails_the_function_needs(
+    infra_copy: Path, bindings: list[infra_checks.Binding], state_tables: tuple[str, ...]
+) -> None:
+    app = infra_copy / "modules" / "function-app.bicep"
+    app.write_text(app.read_text(encoding="utf-8").replace("'0 */5 * * * *'", "'00:05:00'"), encoding="utf-8")
+    main = infra_copy / "main.bicep"
+    main.write_text(main.read_text(encoding="utf-8").replace("'0 0 * * * *'", "'0 0 12 * * 7'"), encoding="utf-8")
+    needs = infra_checks.function_needs(infra_checks.Project.load(infra_copy), bindings, state_tables, infra_copy)
+    assert any(p.startswith("followups (timerTrigger): the schedule infra/ deploys is refused: '00:05:00' is a "
+                            "TimeSpan") for p in needs), needs
+    assert any(p.startswith("upstream_watcher (timerTrigger): the schedule infra/ deploys is refused: NCRONTAB "
+                            "'0 0 12 * * 7', day-of-week field: 7 is outside 0-6") for p in needs), needs
+
+
 def test_removing_the_poison_queue_or_the_output_container_fails_the_function_needs(
     infra_copy: Path, bindings: list[infra_checks.Binding], state_tables: tuple[str, ...]
 ) -> None:

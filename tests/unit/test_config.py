@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,15 +47,26 @@ def test_identity_based_storage_needs_no_connection_string() -> None:
 
 
 def test_every_bad_setting_is_named_in_one_error() -> None:
-    env = {"UPSTREAM_SCHEDULE": "0 * * * *", "CLAIM_TIMEOUT": "soon", "ADF_FACTORY_NAME": "adf"}
+    env = {"UPSTREAM_SCHEDULE": "0 0 12 * * 7", "CLAIM_TIMEOUT": "soon", "ADF_FACTORY_NAME": "adf"}
     with pytest.raises(ConfigError) as info:
         config.load_settings(env)
     text = str(info.value)
     assert "AzureWebJobsStorage: not set" in text
-    assert "UPSTREAM_SCHEDULE: NCRONTAB '0 * * * *' has 5 fields" in text
+    assert "UPSTREAM_SCHEDULE: NCRONTAB '0 0 12 * * 7', day-of-week field: 7 is outside 0-6" in text
     assert "CLAIM_TIMEOUT: expected a duration" in text
     assert "ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP: not set" in text
     assert len(info.value.problems) == 4
+
+
+def test_schedules_are_checked_as_the_functions_host_reads_them() -> None:
+    five_fields = config.load_settings({**GOOD_ENV, "UPSTREAM_SCHEDULE": "0 * * * *"})
+    assert five_fields.upstream_schedule.seconds == (0,)          # the host takes five fields too
+    with pytest.raises(ConfigError) as info:
+        config.load_settings({**GOOD_ENV, "FOLLOWUP_SCHEDULE": "00:05:00"})
+    assert list(info.value.problems) == [
+        "FOLLOWUP_SCHEDULE: '00:05:00' is a TimeSpan, which the Functions host runs only on App Service plans "
+        "(Flex Consumption refuses to start, AZFD0015); write the NCRONTAB '0 */5 * * * *' (it fires on the "
+        "clock, where a TimeSpan counts from start-up)"]
 
 
 def test_unknown_fields_and_wrong_types_name_file_line_and_field(tmp_path: Path) -> None:
@@ -143,3 +156,11 @@ def test_check_config_accepts_the_example_settings() -> None:
     result = run_cli("check-config", "--settings", str(ROOT / "local.settings.example.json"))
     assert result.returncode == 0, result.stderr
     assert "1 dataset(s): scores" in result.stderr
+    # The next firings as the host computes them: hourly and every five minutes, on the clock.
+    upstream = re.search(r"upstream schedule: '0 0 \* \* \* \*', next \(UTC\): (.*)", result.stderr)
+    followup = re.search(r"followup schedule: '0 \*/5 \* \* \* \*', next \(UTC\): (.*)", result.stderr)
+    assert upstream and followup, result.stderr
+    hourly = [datetime.strptime(t, "%a %Y-%m-%d %H:%M:%S") for t in upstream.group(1).split(", ")]
+    five = [datetime.strptime(t, "%a %Y-%m-%d %H:%M:%S") for t in followup.group(1).split(", ")]
+    assert [(t.minute, t.second) for t in hourly] == [(0, 0)] * 3 and hourly[2] - hourly[0] == timedelta(hours=2)
+    assert all(t.minute % 5 == 0 and t.second == 0 for t in five) and five[2] - five[0] == timedelta(minutes=10)

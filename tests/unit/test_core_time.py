@@ -1,47 +1,14 @@
-"""NCRONTAB schedules, partition patterns and staleness episodes."""
+"""Partition patterns and staleness episodes (schedules are in test_schedule.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from shared.core import staleness
 from shared.core.partition import PartitionPattern
-from shared.core.schedule import Schedule
 from shared.core.spec import StalenessSpec
-from shared.core.typed import Invalid
 
 T0 = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(("expression", "after", "expected"), [
-    ("0 0 * * * *", T0, datetime(2026, 11, 21, 11, 0, tzinfo=UTC)),
-    ("0 */5 * * * *", T0, datetime(2026, 11, 21, 10, 35, tzinfo=UTC)),
-    ("30 15 6 * * Mon-Fri", T0, datetime(2026, 11, 23, 6, 15, 30, tzinfo=UTC)),  # T0 is a Saturday
-    ("0 0 0 1 Jan *", T0, datetime(2027, 1, 1, tzinfo=UTC)),
-    ("0 0 12 * * 0", T0, datetime(2026, 11, 22, 12, 0, tzinfo=UTC)),
-    ("0 0 12 * * 7", T0, datetime(2026, 11, 22, 12, 0, tzinfo=UTC)),
-])
-def test_ncrontab_next_firing(expression: str, after: datetime, expected: datetime) -> None:
-    assert Schedule.parse(expression).next_after(after) == expected
-
-
-@pytest.mark.parametrize(("expression", "message"), [
-    ("0 * * * *", "has 5 fields"),
-    ("0 60 * * * *", "minute field: 60 is outside 0-59"),
-    ("0 0 * * * Funday", "day-of-week field: 'Funday' is not a number"),
-    ("0 0 5-1 * * *", "runs backwards"),
-    ("0 0 */0 * * *", "must be a positive number"),
-    ("0 0 0 31 Feb *", "never fires"),
-])
-def test_bad_ncrontab_is_explained(expression: str, message: str) -> None:
-    with pytest.raises(Invalid, match=message):
-        Schedule.parse(expression).next_after(T0)
-
-
-def test_hourly_schedule_period_is_an_hour() -> None:
-    assert Schedule.parse("0 0 * * * *").period_hint(T0) == timedelta(hours=1)
 
 
 def test_daily_partitions_list_one_prefix_per_day_of_the_window() -> None:
