@@ -7,7 +7,6 @@ printed as one clear message; a traceback is never shown for them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -20,22 +19,10 @@ EXIT_CANNOT_RUN = 3
 
 
 def read_settings_file(path: str) -> dict[str, str]:
-    """The ``Values`` of a local.settings.json file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot be read: {exc.strerror or exc}"], path) from exc
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError([f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"], path) from exc
-    values = body.get("Values") if isinstance(body, dict) else None
-    if not isinstance(values, dict):
-        raise ConfigError([f"{path}: needs an object \"Values\" holding the app settings"], path)
-    bad = [k for k, v in values.items() if not isinstance(v, str)]
-    if bad:
-        raise ConfigError([f"{path}: Values.{k}: must be a string" for k in bad], path)
-    return {str(k): str(v) for k, v in values.items()}
+    """The ``Values`` of a local.settings.json file (the same reader as the local host's)."""
+    from shared import local_settings
+
+    return local_settings.read(path)
 
 
 def _config_check(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import os
 import signal
@@ -19,20 +18,10 @@ DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 
 
 def read_settings(path: Path) -> dict[str, str]:
-    """The ``Values`` of a local.settings.json, as strings."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"cannot read the settings file: {exc.strerror}"], str(path)) from exc
-    except ValueError as exc:
-        raise ConfigError([f"not valid JSON: {exc}"], str(path)) from exc
-    values = document.get("Values") if isinstance(document, dict) else None
-    if not isinstance(values, dict):
-        raise ConfigError(['expected an object with a "Values" object of app settings'], str(path))
-    bad = [k for k, v in values.items() if isinstance(v, (dict, list))]
-    if bad:
-        raise ConfigError([f"Values.{k}: must be a string, number or boolean" for k in bad], str(path))
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    """The ``Values`` of a local.settings.json (the same reader as the CLI's)."""
+    from shared import local_settings
+
+    return local_settings.read(path)
 
 
 def load_app(target: str) -> Any:
