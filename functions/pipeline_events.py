@@ -3,7 +3,6 @@ refreshes or holds, and alerts."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import azure.functions as func
@@ -12,31 +11,28 @@ log = logging.getLogger(__name__)
 bp = func.Blueprint()
 
 
-def _response(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body), status_code=status, headers=headers or {},
-                             mimetype="application/json")
-
-
 @bp.function_name("pipeline_events")
 @bp.route(route="pipeline-events", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def pipeline_events(req: func.HttpRequest) -> func.HttpResponse:
+    from functions import http_replies
     from shared import bootstrap
     from shared.services import webhook
 
-    reply = webhook.handle_request(bootstrap.get_deps, req.headers.get("authorization"), req.get_body(),
-                                   req.headers.get("content-type", ""))
-    return _response(reply.status, reply.body, reply.headers)
+    outcome = webhook.handle_request(bootstrap.get_deps, req.headers.get("authorization"), req.get_body(),
+                                     req.headers.get("content-type", ""))
+    return http_replies.to_response(outcome)
 
 
 @bp.function_name("pipeline_event_status")
 @bp.route(route="pipeline-events/{run_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def pipeline_event_status(req: func.HttpRequest) -> func.HttpResponse:
+    from functions import http_replies
     from shared import bootstrap
     from shared.services import webhook
 
-    reply = webhook.status_request(bootstrap.get_deps, req.headers.get("authorization"),
-                                   req.route_params.get("run_id", ""), req.params.get("accepted"))
-    return _response(reply.status, reply.body, reply.headers)
+    outcome = webhook.status_request(bootstrap.get_deps, req.headers.get("authorization"),
+                                     req.route_params.get("run_id", ""), req.params.get("accepted"))
+    return http_replies.to_response(outcome)
 
 
 @bp.function_name("pipeline_events_worker")

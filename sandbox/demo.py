@@ -91,10 +91,11 @@ def seed_history(deps: Any, timeline: Timeline) -> None:
 
 def decided(deps: Any, run_id: str) -> dict[str, Any]:
     """The webhook answers 202 at once; its worker decides moments later (what GET Location shows)."""
+    from shared.core.outcomes import Decided
     from shared.services import pipeline_events
 
-    reply = wait(lambda: r if (r := pipeline_events.status_of(deps, run_id)).status == 200 else None, 60)
-    return reply.body if reply else {}
+    reply = wait(lambda: r if isinstance(r := pipeline_events.status_of(deps, run_id), Decided) else None, 60)
+    return reply.decision if isinstance(reply, Decided) else {}
 
 
 def main() -> int:

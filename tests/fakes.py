@@ -124,7 +124,7 @@ class RecordingRunner:
             raise self.fail_next.pop(0)
         if self.known_pipelines is not None and pipeline not in self.known_pipelines:
             raise Rejected(f"pipeline {pipeline} not found", status=404)
-        run_id = f"run-{next(self._ids):04d}"
+        run_id = f"00000000-0000-4000-8000-{next(self._ids):012d}"   # a GUID, as ADF's run ids are
         self.runs[run_id] = PipelineRun(run_id, pipeline, RunStatus.IN_PROGRESS,
                                         MappingProxyType({k: str(v) for k, v in parameters.items()}),
                                         self.clock.now())

@@ -1,7 +1,8 @@
 """The pipeline webhook's request body (DESIGN 3.5), validated strictly.
 
 Every problem is collected, each naming the field and saying what to send instead, so the pipeline's
-owner can fix the Web activity from the 400 alone.
+owner can fix the Web activity from the answer alone. What is wrong is a ``Problem`` of a kind; which
+HTTP status each kind is answered with is the edge's business (``functions/http_replies.py``).
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_TEXT = 4000
 MAX_NAME = 260
 STATUSES = ("Succeeded", "Failed")
-RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")   # an ADF run id (a GUID); also the Location's path
+# An ADF run id is a GUID (``@{pipeline().RunId}``); anything else cannot be verified with ADF.
+RUN_ID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 FIELDS = {"factory", "pipeline", "runId", "status", "batchId", "error"}
 
 
@@ -29,14 +32,17 @@ class PipelineEvent:
     error_activity: str = ""
 
 
+ProblemKind = Literal["media_type", "too_large", "invalid"]
+
+
 @dataclass(frozen=True)
-class Rejection:
-    status: int
+class Problem:
+    """What is wrong with a request: its kind (not sent as JSON, too large, or invalid content), one
+    sentence, and one detail per problem naming the field and what to send instead."""
+
+    kind: ProblemKind
     error: str
     details: tuple[str, ...] = ()
-
-    def body(self) -> dict[str, object]:
-        return {"error": self.error, "details": list(self.details)}
 
 
 def _text(body: dict[str, object], key: str, problems: list[str], *, required: bool, limit: int) -> str:
@@ -64,31 +70,32 @@ def _hint(key: str) -> str:
             "batchId": "parameters.batchId"}.get(key, key)
 
 
-def parse_event(body: bytes, content_type: str) -> PipelineEvent | Rejection:
-    """The event, or a Rejection (400/413/415) whose details list every problem."""
+def parse_event(body: bytes, content_type: str) -> PipelineEvent | Problem:
+    """The event, or a Problem whose details list every problem."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json":
-        return Rejection(415, "the body must be JSON", (f"Content-Type: send application/json, got "
-                                                        f"{media or 'nothing'}",))
+        return Problem("media_type", "the body must be JSON", (f"Content-Type: send application/json, got "
+                                                               f"{media or 'nothing'}",))
     if len(body) > MAX_BODY_BYTES:
-        return Rejection(413, "the body is too large", (f"at most {MAX_BODY_BYTES} bytes, got {len(body)}",))
+        return Problem("too_large", "the body is too large", (f"at most {MAX_BODY_BYTES} bytes, got {len(body)}",))
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
-        return Rejection(400, "the body is not UTF-8", ("encode the JSON body as UTF-8",))
+        return Problem("invalid", "the body is not UTF-8", ("encode the JSON body as UTF-8",))
     except (json.JSONDecodeError, RecursionError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        return Rejection(400, "the body is not valid JSON", (f"JSON syntax error{where}",))
+        return Problem("invalid", "the body is not valid JSON", (f"JSON syntax error{where}",))
     if not isinstance(data, dict):
-        return Rejection(400, "the body must be a JSON object", ("send {\"factory\": ..., \"pipeline\": ..., "
-                                                                 "\"runId\": ..., \"status\": ...}",))
+        return Problem("invalid", "the body must be a JSON object", ("send {\"factory\": ..., \"pipeline\": ..., "
+                                                                     "\"runId\": ..., \"status\": ...}",))
     problems = [f"{key}: unknown field; allowed fields are {', '.join(sorted(FIELDS))}"
                 for key in sorted(set(data) - FIELDS, key=str)][:10]
     factory = _text(data, "factory", problems, required=True, limit=MAX_NAME)
     pipeline = _text(data, "pipeline", problems, required=True, limit=MAX_NAME)
     run_id = _text(data, "runId", problems, required=True, limit=100)
     if run_id and not RUN_ID.match(run_id):
-        problems.append("runId: must be the run's id (letters, digits and hyphens), e.g. \"@{pipeline().RunId}\"")
+        problems.append("runId: must be the run's id, a GUID such as 2f1c6a2e-0b7a-4c35-9a4c-1d2e3f4a5b6c; "
+                        "send \"@{pipeline().RunId}\"")
     status = _text(data, "status", problems, required=True, limit=40)
     if status and status not in STATUSES:
         problems.append(f"status: must be one of {', '.join(STATUSES)}, got {status[:40]!r}")
@@ -104,5 +111,5 @@ def parse_event(body: bytes, content_type: str) -> PipelineEvent | Rejection:
         message = _text(error, "message", problems, required=False, limit=MAX_TEXT)
         activity = _text(error, "activity", problems, required=False, limit=MAX_NAME)
     if problems:
-        return Rejection(400, "the pipeline event is invalid", tuple(problems))
+        return Problem("invalid", "the pipeline event is invalid", tuple(problems))
     return PipelineEvent(factory, pipeline, run_id, status, batch_id, message, activity)

@@ -12,7 +12,7 @@ from shared.errors import ExternalError, NotFound
 from shared.ports import Entity
 from shared.services import dispatch_alerts, refresh
 from shared.services.deps import Deps
-from shared.services.pipeline_events import duration_band
+from shared.services.run_durations import duration_band
 
 log = logging.getLogger(__name__)
 STUCK_FACTOR = 2.0          # in progress longer than twice the top of the normal band

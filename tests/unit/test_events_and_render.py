@@ -7,15 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.core.events import PipelineEvent, Rejection, parse_event
+from functions.http_replies import describe
+from shared.core.events import PipelineEvent, Problem, parse_event
 from shared.core.models import Alert, Link, Severity
+from shared.core.outcomes import Invalid
 from shared.core.render import CARD_LIMIT, email, escape_markdown, size_of, teams_card
 
 GOOD = {"factory": "adf-prod", "pipeline": "score_batch", "runId": "2f1c6a2e-0b7a-4c35-9a4c-1d2e3f4a5b6c",
         "status": "Succeeded", "batchId": "scores:2026/11/21"}
 
 
-def parse(body: object, content_type: str = "application/json") -> PipelineEvent | Rejection:
+def parse(body: object, content_type: str = "application/json") -> PipelineEvent | Problem:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return parse_event(raw, content_type)
 
@@ -28,7 +30,7 @@ def test_a_good_event_parses() -> None:
 
 def test_every_problem_is_listed_with_what_to_send() -> None:
     result = parse({"factory": 3, "runId": "x y", "status": "Done", "colour": "red"})
-    assert isinstance(result, Rejection) and result.status == 400
+    assert isinstance(result, Problem) and describe(Invalid(result))[0] == 400
     text = "\n".join(result.details)
     assert "colour: unknown field" in text
     assert "factory: must be a string, got int" in text
@@ -47,12 +49,12 @@ def test_every_problem_is_listed_with_what_to_send() -> None:
 ])
 def test_malformed_bodies_are_4xx_with_a_reason(body: bytes, content_type: str, status: int) -> None:
     result = parse(body, content_type)
-    assert isinstance(result, Rejection) and result.status == status and result.details
+    assert isinstance(result, Problem) and describe(Invalid(result))[0] == status and result.details
 
 
 def test_deeply_nested_json_is_a_400_not_a_crash() -> None:
     result = parse(b"[" * 20_000 + b"]" * 20_000)
-    assert isinstance(result, Rejection) and result.status == 400
+    assert isinstance(result, Problem) and describe(Invalid(result))[0] == 400
 
 
 def alert(**overrides: object) -> Alert:

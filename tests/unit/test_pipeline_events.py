@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
+from functions import http_replies
 from shared.core.models import RunStatus
+from shared.core.outcomes import Outcome
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.errors import Conflict, Rejected, Throttled
@@ -39,6 +41,17 @@ class FakeRefresher:
 
     def get_refresh(self, workspace: str, dataset: str, request_id: str) -> RefreshState:
         return self.states[request_id]
+
+
+class Http(NamedTuple):
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def http(outcome: Outcome) -> Http:
+    """What the caller sees: the outcome through the one HTTP mapping."""
+    return Http(*http_replies.describe(outcome))
 
 
 class DenyAll:
@@ -72,23 +85,24 @@ class World:
                                           {"batch": key, "files": "{}", "status": verdict}))
         return run_id
 
-    def accept(self, run_id: str) -> pipeline_events.Reply:
+    def accept(self, run_id: str) -> Http:
         body = {"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id, "status": "Succeeded"}
-        return pipeline_events.accept(self.deps, json.dumps(body).encode(), "application/json", self.clock.now())
+        return http(pipeline_events.accept(self.deps, json.dumps(body).encode(), "application/json",
+                                           self.clock.now()))
 
-    def post(self, run_id: str, status: str = "Succeeded", **extra: Any) -> pipeline_events.Reply:
+    def post(self, run_id: str, status: str = "Succeeded", **extra: Any) -> Http:
         """POST the event, let the worker decide, and answer as the Location does."""
         body = {"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id, "status": status,
                 "batchId": "scores:2026/11/21", **extra}
-        accepted = pipeline_events.accept(self.deps, json.dumps(body).encode(), "application/json",
-                                          self.clock.now())
+        accepted = http(pipeline_events.accept(self.deps, json.dumps(body).encode(), "application/json",
+                                               self.clock.now()))
         if accepted.status != 202:
             return accepted
         accepted_at = int(self.clock.now().timestamp())
         assert accepted.headers["Location"] == f"/api/pipeline-events/{run_id}?accepted={accepted_at}"
         for message in self.queue.drain():
             pipeline_events.process(self.deps, message, self.clock.now())
-        return pipeline_events.status_of(self.deps, run_id, str(accepted_at))
+        return http(pipeline_events.status_of(self.deps, run_id, str(accepted_at)))
 
 
 def test_a_good_run_with_passing_outputs_refreshes_once() -> None:
@@ -152,14 +166,14 @@ def test_the_location_answers_202_before_the_worker_has_recorded_the_event_then_
     run_id = world.run()
     accepted = world.accept(run_id)
     at = accepted.headers["Location"].split("accepted=")[1]
-    assert pipeline_events.status_of(world.deps, run_id, at).status == 202
-    assert pipeline_events.status_of(world.deps, run_id).status == 404          # no accepted time: unknown
-    assert pipeline_events.status_of(world.deps, run_id, "not-a-time").status == 404
+    assert http(pipeline_events.status_of(world.deps, run_id, at)).status == 202
+    assert http(pipeline_events.status_of(world.deps, run_id)).status == 404          # no accepted time: unknown
+    assert http(pipeline_events.status_of(world.deps, run_id, "not-a-time")).status == 404
     world.clock.advance(hours=2)   # queued two hours ago and never recorded: something is wrong
-    assert pipeline_events.status_of(world.deps, run_id, at).status == 404
+    assert http(pipeline_events.status_of(world.deps, run_id, at)).status == 404
     (message,) = world.queue.drain()
     assert pipeline_events.process(world.deps, message, world.clock.now()) == "decided"
-    assert pipeline_events.status_of(world.deps, run_id, at).status == 200
+    assert http(pipeline_events.status_of(world.deps, run_id, at)).status == 200
 
 
 def test_the_worker_waits_for_the_verdict_then_decides() -> None:
@@ -241,14 +255,14 @@ def test_a_slow_run_is_flagged_against_its_history() -> None:
 def test_the_edge_maps_a_bad_token_to_401_and_config_errors_to_503() -> None:
     world = World()
     denied = Deps(**{**world.deps.__dict__, "token_verifier": DenyAll()})
-    reply = webhook.handle_request(lambda: denied, None, b"{}", "application/json")
+    reply = http(webhook.handle_request(lambda: denied, None, b"{}", "application/json"))
     assert reply.status == 401 and "WWW-Authenticate" in reply.headers
 
     def broken() -> Deps:
         from shared.errors import ConfigError
         raise ConfigError(["AzureWebJobsStorage: not set"])
 
-    reply = webhook.handle_request(broken, None, b"{}", "application/json")
+    reply = http(webhook.handle_request(broken, None, b"{}", "application/json"))
     assert reply.status == 503 and "AzureWebJobsStorage" not in json.dumps(reply.body)
 
 

@@ -1,0 +1,111 @@
+"""The run decision of the pipeline webhook: verify the run with ADF, judge its duration, and refresh
+Power BI or hold it (the circuit breaker). Called once per run by the ``pipeline-events`` worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.core import breaker
+from shared.core.events import PipelineEvent
+from shared.core.models import Alert, RunStatus, Severity
+from shared.core.spec import DatasetSpec
+from shared.errors import NotFound
+from shared.services import guard_output, refresh, run_durations
+from shared.services.deps import Deps
+
+
+class VerdictPending(Exception):
+    """The outputs are not judged yet; look again in a moment."""
+
+
+def dataset_for(deps: Deps, pipeline: str, batch_id: str) -> DatasetSpec | None:
+    candidates = [ds for ds in deps.config.datasets if ds.pipeline and ds.pipeline.name == pipeline]
+    for ds in candidates:
+        if batch_id.startswith(f"{ds.name}:"):
+            return ds
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def verify(deps: Deps, event: PipelineEvent, now: datetime) -> tuple[breaker.RunFacts, str]:
+    """What ADF says about the run; also the batch id it was started with."""
+    assert deps.runner is not None
+    try:
+        run = deps.runner.get_run(event.run_id)
+    except NotFound:
+        return breaker.RunFacts(event.run_id, event.pipeline, False, "Unknown",
+                                error="ADF has no run with this id in the configured factory"), ""
+    activities = deps.runner.query_activity_runs(event.run_id)
+    failed = [a for a in activities if a.get("status") == "Failed"]
+    batch_names = []
+    for ds in deps.config.datasets:
+        if ds.pipeline:
+            batch_names += [n for n, t in ds.pipeline.parameters.items() if t == "{batch_id}"]
+    batch_id = next((run.parameters[n] for n in batch_names if run.parameters.get(n)), event.batch_id)
+    # The final Web activity runs inside the pipeline, so ADF still says InProgress: success means
+    # no activity failed and the run did not end in failure.
+    succeeded = (event.status == "Succeeded" and not failed
+                 and run.status in (RunStatus.IN_PROGRESS, RunStatus.QUEUED, RunStatus.SUCCEEDED))
+    end = run.run_end or now
+    duration = (end - run.run_start).total_seconds() if run.run_start else None
+    error = failed[0].get("error", "") if failed else (event.error_message if event.status == "Failed" else "")
+    activity = failed[0].get("name", "") if failed else event.error_activity
+    if run.pipeline != event.pipeline:
+        succeeded, error = False, f"the run belongs to pipeline {run.pipeline}, not {event.pipeline}"
+    status = "Succeeded" if succeeded else ("Failed" if failed or event.status == "Failed" else run.status.value)
+    return breaker.RunFacts(event.run_id, run.pipeline, succeeded, status, activity, error, run.run_start,
+                            duration), batch_id
+
+
+def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: datetime) -> dict[str, Any]:
+    facts, batch_id = verify(deps, event, now)
+    ds = dataset_for(deps, facts.pipeline, batch_id)
+    name = ds.name if ds else "unknown"
+    alerts: list[Alert] = []
+    links = deps.run_links(event.run_id)
+    if not facts.succeeded:
+        alerts.append(Alert(name, "run_failed", Severity.FAIL,
+                            f"Pipeline {facts.pipeline} run {facts.run_id} failed"
+                            + (f" in activity {facts.failed_activity}" if facts.failed_activity else "")
+                            + (f": {facts.error}" if facts.error else "."), now, subject=facts.run_id,
+                            facts={"run_id": facts.run_id, "batch": batch_id, "status": facts.status}, links=links))
+    slow = run_durations.slow_run_alert(deps, facts.pipeline, facts, now)
+    if slow is not None:
+        alerts.append(Alert(name, slow.code, slow.severity, slow.message, now, subject=slow.subject,
+                            facts=slow.facts, links=links))
+    verdict = None
+    if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
+        found = guard_output.read_verdict(deps, ds.name, batch_id.split(":", 1)[1])
+        if found is None and now < verdict_deadline:
+            raise VerdictPending
+        verdict = str(found["status"]) if found else None
+    refreshes: list[dict[str, str]] = []
+    held: list[str] = []
+    for target in ds.powerbi if ds else ():
+        reasons = breaker.hold_reasons(facts, verdict, ds is not None and ds.output is not None, target)
+        if reasons:
+            held.append(f"{target.dataset}: {breaker.summarize(reasons)}")
+            refreshes.append({"workspace": target.workspace, "dataset": target.dataset, "state": "held",
+                              "reason": breaker.summarize(reasons)})
+            continue
+        if deps.refresher is None:
+            refreshes.append({"workspace": target.workspace, "dataset": target.dataset, "state": "skipped",
+                              "reason": "Power BI is not configured"})
+            continue
+        refreshes.append(refresh.request(deps, name, target, facts.run_id, now).to_dict())
+    if held:
+        alerts.append(Alert(name, "refresh_held", Severity.WARN,
+                            f"Power BI refresh held for run {facts.run_id}: " + "; ".join(held)
+                            + ". Dashboards keep the last good data.", now, subject=facts.run_id,
+                            facts={"run_id": facts.run_id, "batch": batch_id, "verdict": verdict or "none"},
+                            links=links))
+    for alert in alerts:
+        deps.alerts.emit(alert)
+    decision = ("refresh_started" if any(r["state"] == "started" for r in refreshes) else
+                "refresh_queued" if any(r["state"] == "queued" for r in refreshes) else
+                "refresh_held" if held else "refresh_skipped")
+    return {"runId": facts.run_id, "pipeline": facts.pipeline, "batchId": batch_id,
+            "dataset": name, "run": {"status": facts.status, "succeeded": facts.succeeded,
+                                     "durationSeconds": facts.duration_s},
+            "outputs": verdict or "none", "decision": decision, "refreshes": refreshes,
+            "alerts": [a.code for a in alerts]}
