@@ -37,6 +37,10 @@ class Invocation:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
+class FunctionFailed(Exception):
+    """A function's failure as the worker reported it (its message; its traceback as a note)."""
+
+
 class InvocationLog:
     """Runs invocations and keeps their records; threads may wait for records to appear."""
 
@@ -85,9 +89,12 @@ class InvocationLog:
             log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)", function.name,
                      invocation_id, duration * 1000, extra={"invocation": fields})
         else:
-            log.error("Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms)\n%s%s", function.name,
-                      invocation_id, duration * 1000, error, f"\n{trace.rstrip()}" if trace else "",
-                      extra={"invocation": fields})
+            failure = FunctionFailed(error)
+            if trace:   # the worker's own traceback, shown where a console shows tracebacks
+                failure.add_note(trace.rstrip())
+            log.error("Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms)", function.name,
+                      invocation_id, duration * 1000, extra={"invocation": fields},
+                      exc_info=(FunctionFailed, failure, None))
         with self._changed:
             self._records.append(record)
             self._changed.notify_all()
