@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from shared.adapters import retry
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator, retry_after
 from shared.config import FactoryRef
 from shared.core.models import PipelineRun, RunStatus
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_PAGES = 1000                       # a factory answering more pages than this is misbehaving
 
@@ -52,8 +52,7 @@ class DataFactoryRunner:
         self._factory = factory
         self._endpoint = endpoint
         self._credential = credential
-        self._retries, self._backoff = retries, backoff
-        self._max_backoff, self._max_wait = max_backoff, max_wait
+        self._budget = retry.Budget(retries, backoff, max_backoff, max_wait)
         self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
         self._sleep = sleep
         self._client: DataFactoryManagementClient | None = None
@@ -177,7 +176,7 @@ class DataFactoryRunner:
         return DataFactoryManagementClient(credential, self._factory.subscription_id, base_url=self._endpoint,
                                            **options)
 
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, safe: bool, **kwargs: Any) -> T:
+    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool, **kwargs: Any) -> T:
         """Call the SDK with retries. ``safe``: repeating the call cannot cause a second effect."""
         from azure.core.exceptions import (
             AzureError,
@@ -186,46 +185,34 @@ class DataFactoryRunner:
             ServiceResponseError,
         )
 
-        attempt, waited = 0, 0.0
-        while True:
-            try:
-                return fn(*args, connection_timeout=self._connect_timeout, read_timeout=self._read_timeout,
-                          **kwargs)
-            except HttpResponseError as exc:
+        def wait_for(exc: Exception, attempt: int) -> float | None:
+            if isinstance(exc, HttpResponseError):
                 status = exc.status_code
-                if status is None:       # no answer to map: a token that could not be had, an odd body
-                    raise _unanswered(what, exc) from exc
+                if status is None or not (status == 429 or (safe and (status >= 500 or status == 408))):
+                    return None
                 delay = retry_after(getattr(exc.response, "headers", None))
-                retryable = status == 429 or (safe and (status >= 500 or status == 408))
-                wait = delay if delay is not None else self._backoff_for(attempt)
-                if retryable and attempt < self._retries and waited + wait <= self._max_wait:
-                    log.warning("ADF call failed; retrying", extra={"call": what, "status": status,
-                                                                    "attempt": attempt + 1, "wait": wait})
-                    self._sleep(wait)
-                    attempt, waited = attempt + 1, waited + wait
-                    continue
-                raise _mapped(what, exc, status, delay) from exc
-            except ServiceRequestError as exc:     # the request never left: no run can exist
-                wait = self._backoff_for(attempt)
-                if attempt < self._retries and waited + wait <= self._max_wait:
-                    log.warning("ADF unreachable; retrying", extra={"call": what, "attempt": attempt + 1})
-                    self._sleep(wait)
-                    attempt, waited = attempt + 1, waited + wait
-                    continue
-                raise Unavailable(f"{what}: Data Factory is unreachable: {exc.message}") from exc
-            except ServiceResponseError as exc:    # sent, answer lost: the call may have taken effect
-                wait = self._backoff_for(attempt)
-                if safe and attempt < self._retries and waited + wait <= self._max_wait:
-                    self._sleep(wait)
-                    attempt, waited = attempt + 1, waited + wait
-                    continue
-                raise Unavailable(f"{what}: no answer from Data Factory ({exc.message}); "
-                                  "the call may have taken effect") from exc
-            except AzureError as exc:
-                raise Unavailable(f"{what}: {exc.message}") from exc
+                return delay if delay is not None else self._budget.backoff_for(attempt)
+            if isinstance(exc, ServiceRequestError):    # the request never left: no run can exist
+                return self._budget.backoff_for(attempt)
+            if isinstance(exc, ServiceResponseError):   # sent, answer lost: the call may have taken effect
+                return self._budget.backoff_for(attempt) if safe else None
+            return None
 
-    def _backoff_for(self, attempt: int) -> float:
-        return float(min(self._backoff * (2 ** attempt), self._max_backoff))
+        try:
+            return retry.call(lambda: fn(*args, connection_timeout=self._connect_timeout,
+                                         read_timeout=self._read_timeout, **kwargs),
+                              budget=self._budget, wait_for=wait_for, sleep=self._sleep, what=f"ADF {what}", log=log)
+        except HttpResponseError as exc:
+            if exc.status_code is None:       # no answer to map: a token that could not be had, an odd body
+                raise _unanswered(what, exc) from exc
+            raise _mapped(what, exc, exc.status_code, retry_after(getattr(exc.response, "headers", None))) from exc
+        except ServiceRequestError as exc:
+            raise Unavailable(f"{what}: Data Factory is unreachable: {exc.message}") from exc
+        except ServiceResponseError as exc:
+            raise Unavailable(f"{what}: no answer from Data Factory ({exc.message}); "
+                              "the call may have taken effect") from exc
+        except AzureError as exc:
+            raise Unavailable(f"{what}: {exc.message}") from exc
 
 
 def _mapped(what: str, exc: HttpResponseError, status: int, retry_after: float | None) -> Exception:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from shared.adapters import retry
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
 from shared.adapters.http import retry_after as retry_after_of
 from shared.errors import ConfigError, ExternalError, Rejected, Throttled, Unavailable
@@ -98,7 +99,8 @@ class LogAnalyticsDurations:
         self._client_id = client_id
         self._credential = credential
         self._timeout = timeout
-        self._retries, self._backoff, self._max_wait = retries, backoff, max_wait
+        self._budget = retry.Budget(retries, backoff, max_backoff=backoff * 2 ** max(retries, 0),
+                                    max_wait=max_wait)
         self._sleep = sleep
         self._client: LogsQueryClient | None = None
         self._lock = threading.Lock()
@@ -164,41 +166,39 @@ class LogAnalyticsDurations:
         from azure.monitor.query import LogsQueryPartialResult
 
         client = self._get_client()
-        attempt, waited = 0, 0.0
-        while True:
-            retry_after: float | None = None
-            try:
-                result = client.query_workspace(
-                    self.workspace_id, query, timespan=timespan, server_timeout=max(1, int(self._timeout)),
-                    connection_timeout=min(10.0, self._timeout), read_timeout=self._timeout)
-            except HttpResponseError as exc:
+
+        def wait_for(exc: Exception, attempt: int) -> float | None:
+            if isinstance(exc, HttpResponseError):
                 status = exc.status_code
-                if status is None:
-                    raise _unanswered(what, exc) from exc
-                retry_after = retry_after_of(getattr(exc.response, "headers", None))
-                if not (status == 429 or status >= 500 or status == 408):
-                    raise _mapped(what, exc, status, retry_after) from exc
-                failure: Exception = exc
-            except (ServiceRequestError, ServiceResponseError) as exc:
-                failure = exc
-            except AzureError as exc:
-                raise Unavailable(f"{what}: {exc.message}") from exc
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-                raise Unavailable(f"{what}: Log Analytics answered with a malformed result: {exc!r}") from exc
-            else:
-                if isinstance(result, LogsQueryPartialResult):
-                    error = result.partial_error
-                    raise Unavailable(f"{what}: Log Analytics returned a partial result "
-                                      f"({getattr(error, 'code', '')}: {getattr(error, 'message', '')})")
-                return result
-            wait = retry_after if retry_after is not None else self._backoff * (2 ** attempt)
-            if attempt >= self._retries or waited + wait > self._max_wait:
-                raise _final(what, failure, retry_after) from failure
-            log.warning("Log Analytics query failed; retrying",
-                        extra={"call": what, "attempt": attempt + 1, "wait": wait,
-                               "status": getattr(failure, "status_code", None)})
-            self._sleep(wait)
-            attempt, waited = attempt + 1, waited + wait
+                if status is None or not (status == 429 or status >= 500 or status == 408):
+                    return None
+                delay = retry_after_of(getattr(exc.response, "headers", None))
+                return delay if delay is not None else self._budget.backoff_for(attempt)
+            if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+                return self._budget.backoff_for(attempt)
+            return None
+
+        try:
+            result = retry.call(lambda: client.query_workspace(
+                self.workspace_id, query, timespan=timespan, server_timeout=max(1, int(self._timeout)),
+                connection_timeout=min(10.0, self._timeout), read_timeout=self._timeout),
+                budget=self._budget, wait_for=wait_for, sleep=self._sleep, what=f"Log Analytics {what}", log=log)
+        except HttpResponseError as exc:
+            if exc.status_code is None:
+                raise _unanswered(what, exc) from exc
+            raise _mapped(what, exc, exc.status_code,
+                          retry_after_of(getattr(exc.response, "headers", None))) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _unreachable(what, exc) from exc
+        except AzureError as exc:
+            raise Unavailable(f"{what}: {exc.message}") from exc
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise Unavailable(f"{what}: Log Analytics answered with a malformed result: {exc!r}") from exc
+        if isinstance(result, LogsQueryPartialResult):
+            error = result.partial_error
+            raise Unavailable(f"{what}: Log Analytics returned a partial result "
+                              f"({getattr(error, 'code', '')}: {getattr(error, 'message', '')})")
+        return result
 
 
 def _rows(what: str, table: LogsTable, names: Sequence[str]) -> list[list[Any]]:
@@ -229,11 +229,9 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _final(what: str, failure: Exception, retry_after: float | None) -> ExternalError:
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+def _unreachable(what: str, failure: Exception) -> ExternalError:
+    from azure.core.exceptions import ServiceRequestError
 
-    if isinstance(failure, HttpResponseError) and failure.status_code is not None:
-        return _mapped(what, failure, failure.status_code, retry_after)
     if isinstance(failure, ServiceRequestError):
         return Unavailable(f"{what}: Log Analytics is unreachable: {failure}")
     return Unavailable(f"{what}: no answer from Log Analytics: {failure}")

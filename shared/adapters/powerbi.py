@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from shared.adapters import retry
 from shared.adapters.http import retry_after
 from shared.errors import ConfigError, Conflict, ExternalError, NotFound, Rejected, Throttled, Unavailable
 from shared.ports import RefreshState
@@ -141,38 +142,44 @@ class PowerBIRefresher:
               params: Mapping[str, str] | None = None, retries: int | None = None) -> Any:
         import requests
 
-        attempts = 1 + (self._read_retries if retries is None else retries)
-        for attempt in range(1, attempts + 1):
+        def attempt() -> Any:
             try:
                 token = self._token()
             except Exception as exc:
                 # Credential errors can be long; their type is enough and never carries the token.
-                raise Unavailable(f"{what}: no token for Power BI ({type(exc).__name__})") from exc
+                raise _NoToken(f"{what}: no token for Power BI ({type(exc).__name__})") from exc
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             try:
                 response = self._session().request(method, url, headers=headers, params=params,
                                                    json=json_body if method == "POST" else None,
                                                    timeout=self._timeout, allow_redirects=False)
             except requests.RequestException as exc:
-                error: ExternalError = Unavailable(f"{what}: cannot reach Power BI ({type(exc).__name__})")
-                cause: BaseException | None = exc
-            else:
-                if 200 <= response.status_code < 300:
-                    return response
-                error, cause = error_for(response, what), None
-            wait = _retry_wait(error, attempt)
-            if attempt >= attempts or wait is None or wait > self._max_retry_wait:
-                raise error from cause
-            log.debug("power bi call retried", extra={"what": what, "attempt": attempt, "wait_s": wait})
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise Unavailable(f"{what}: cannot reach Power BI ({type(exc).__name__})") from exc
+            if 200 <= response.status_code < 300:
+                return response
+            raise error_for(response, what)
+
+        def wait_for(exc: Exception, tries: int) -> float | None:
+            if isinstance(exc, _NoToken) or not isinstance(exc, ExternalError):
+                return None
+            wait = _retry_wait(exc, tries)
+            return wait if wait is not None and wait <= self._max_retry_wait else None
+
+        count = self._read_retries if retries is None else retries
+        budget = retry.Budget(count, max_wait=self._max_retry_wait * max(count, 1))
+        return retry.call(attempt, budget=budget, wait_for=wait_for, sleep=self._sleep, what=f"Power BI {what}",
+                          log=log)
 
 
-def _retry_wait(error: ExternalError, attempt: int) -> float | None:
+class _NoToken(Unavailable):
+    """No token could be had: retrying at once will not help (the follow-up timer tries later)."""
+
+
+def _retry_wait(error: ExternalError, tries: int) -> float | None:
     if isinstance(error, Throttled):
         return error.retry_after if error.status == 429 else None     # the daily limit is not retried
     if isinstance(error, Unavailable):
-        return 0.5 * 2.0 ** (attempt - 1)
+        return 0.5 * 2.0 ** tries
     return None
 
 
