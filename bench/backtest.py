@@ -1,8 +1,9 @@
 """Backtest throughput: observations replayed per second at 1k, 10k and 100k observations of history.
 
-One hourly output dataset (rows with hour-of-day and weekday seasonality and Poisson noise, bytes,
-a score column with a 12-bin histogram for drift, an amount column with a few nulls, an incident every
-few hundred hours), written as DESIGN 3.4 lines. Each size is parsed with the CLI's reader and replayed
+One output dataset, hourly (rows with hour-of-day and weekday seasonality) and daily (weekday
+seasonality; 24 staleness ticks between observations): Poisson rows, bytes, a score column with a
+12-bin histogram for drift, an amount column with a few nulls, an incident every 337 files, written
+as DESIGN 3.4 lines. Each size is parsed with the CLI's reader and replayed
 with ``backtest.run`` (the code behind ``autopilot backtest``), in this process pinned to one core;
 sizes are interleaved round by round so machine drift hits them alike. CPU seconds (process time) are
 the figure: the machine is shared, and wall time there measures the neighbours. Target: ≥ 5,000
@@ -11,7 +12,8 @@ observations per second at every size, replay only and parse + replay.
 Side by side, the implementation this replaced (``tests/oracle``: each observation replays its last
 180 observations from scratch) on a small history, for the before/after ratio.
 
-    .venv/bin/python -m bench.backtest [--sizes 1000,10000,100000] [--repeat 3] [--core 1] [--old 500]
+    .venv/bin/python -m bench.backtest [--sizes 1000,10000,100000] [--cadences hourly,daily] [--repeat 3]
+                                       [--core 1] [--old 500]
     .venv/bin/python -m bench.backtest --write DIR   # also leave the history files and a config in DIR
 """
 
@@ -41,15 +43,19 @@ HOUR_SHAPE = [0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 0.8, 1.1, 1.3, 1.4, 1.4, 1.3,
               1.3, 1.4, 1.4, 1.3, 1.2, 1.1, 1.0, 0.9, 0.8, 0.6, 0.5, 0.4]
 
 
-def history_lines(n: int, seed: int = 0) -> list[str]:
+def history_lines(n: int, seed: int = 0, cadence: str = "hourly") -> list[str]:
     rng = np.random.default_rng(seed)
     edges = np.linspace(0, 1, 11)
     base = np.diff(np.clip(edges, 0, 1) ** 0.7)                  # a skewed score distribution
     probs = np.concatenate([[0.001], base / base.sum() * 0.998, [0.001]])
     lines = []
     for i in range(n):
-        ts = START + timedelta(hours=i, minutes=int(rng.integers(0, 6)))
-        expected = 2_000 * HOUR_SHAPE[ts.hour] * (0.5 if ts.weekday() >= 5 else 1.0)
+        if cadence == "hourly":
+            ts = START + timedelta(hours=i, minutes=int(rng.integers(0, 6)))
+            expected = 2_000 * HOUR_SHAPE[ts.hour] * (0.5 if ts.weekday() >= 5 else 1.0)
+        else:   # daily at about 06:00: 24 staleness ticks between observations
+            ts = START + timedelta(days=i, hours=6, minutes=int(rng.integers(0, 30)))
+            expected = 40_000 * (0.5 if ts.weekday() >= 5 else 1.0)
         if i % 337 == 200:
             expected *= 0.2                                       # an incident: a partial file
         rows = int(rng.poisson(expected))
@@ -108,6 +114,7 @@ def read_history_lines(lines: list[str]) -> list[Observation]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--cadences", default="hourly,daily")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--core", type=int, default=None, help="pin this process to one core")
     parser.add_argument("--old", type=int, default=500, help="size for the before/after comparison (0: skip)")
@@ -116,32 +123,35 @@ def main() -> int:
     if args.core is not None:
         os.sched_setaffinity(0, {args.core})
     sizes = [int(s) for s in args.sizes.split(",")]
+    cases = [(c, n) for c in args.cadences.split(",") for n in sizes]
     folder = args.write or Path(tempfile.mkdtemp(prefix="bench-backtest-"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text("datasets: [{name: events}]\n", encoding="utf-8")
     paths = {}
-    for n in sizes:
-        paths[n] = folder / f"history-{n}.jsonl"
-        paths[n].write_text("\n".join(history_lines(n)) + "\n", encoding="utf-8")
+    for cadence, n in cases:
+        paths[cadence, n] = folder / f"history-{cadence}-{n}.jsonl"
+        paths[cadence, n].write_text("\n".join(history_lines(n, cadence=cadence)) + "\n", encoding="utf-8")
     cfg = config()
-    runs: dict[int, list[tuple[int, float, float, float]]] = {n: [] for n in sizes}
+    runs: dict[tuple[str, int], list[tuple[int, float, float, float]]] = {case: [] for case in cases}
     for _ in range(args.repeat):
-        for n in sizes:
-            runs[n].append(measure(paths[n], cfg))
+        for case in cases:
+            runs[case].append(measure(paths[case], cfg))
     print(f"affinity {sorted(os.sched_getaffinity(0))}, medians of {args.repeat} interleaved runs, CPU time")
     ok, per_obs = True, {}
-    for n in sizes:
-        alerts = runs[n][0][0]
-        parse = statistics.median(r[1] for r in runs[n])
-        replay = statistics.median(r[2] for r in runs[n])
-        wall = statistics.median(r[3] for r in runs[n])
-        per_obs[n] = replay / n
+    for cadence, n in cases:
+        done = runs[cadence, n]
+        parse = statistics.median(r[1] for r in done)
+        replay = statistics.median(r[2] for r in done)
+        wall = statistics.median(r[3] for r in done)
+        per_obs[cadence, n] = replay / n
         both = n / (parse + replay)
         ok &= n / replay >= TARGET and both >= TARGET
-        print(f"{n:>7} observations: replay {n / replay:>7,.0f}/s ({replay:.2f} s CPU, wall {n / wall:,.0f}/s), "
-              f"parse + replay {both:>7,.0f}/s, {alerts} alerts")
-    if len(sizes) > 1:
-        print(f"cost per observation, {sizes[-1]:,} vs {sizes[0]:,}: {per_obs[sizes[-1]] / per_obs[sizes[0]]:.2f}x")
+        print(f"{cadence:>6} {n:>7} observations: replay {n / replay:>7,.0f}/s ({replay:.2f} s CPU, wall "
+              f"{n / wall:,.0f}/s), parse + replay {both:>7,.0f}/s, {done[0][0]} alerts")
+    for cadence in args.cadences.split(","):
+        if len(sizes) > 1:
+            print(f"{cadence}: cost per observation, {sizes[-1]:,} vs {sizes[0]:,}: "
+                  f"{per_obs[cadence, sizes[-1]] / per_obs[cadence, sizes[0]]:.2f}x")
     print(f"target >= {TARGET:,.0f}/s at every size: {'met' if ok else 'MISSED'}")
     if args.old:
         compare_old(args.old, cfg)
