@@ -20,6 +20,7 @@ FULL = [
     ["bench.csv_validate"],
     ["bench.parquet_validate"],
     ["bench.backtest", "--core", "1"],
+    ["bench.scenarios"],   # reports precision / recall per family; no target enforced yet (issue 12)
 ]
 QUICK = [
     ["bench.cold_start", "--runs", "7"],
