@@ -19,11 +19,14 @@ FULL = [
     ["bench.webhook", "--callers", "50", "--requests", "20"],
     ["bench.csv_validate"],
     ["bench.parquet_validate"],
+    ["bench.backtest", "--core", "1"],
+    ["bench.scenarios"],   # reports precision / recall per family; no target enforced yet (issue 12)
 ]
 QUICK = [
     ["bench.cold_start", "--runs", "7"],
     ["bench.detection", "--big", "5000", "--small", "500", "--ticks", "3"],
     ["bench.webhook", "--callers", "20", "--requests", "5"],
+    ["bench.backtest", "--sizes", "1000,10000", "--old", "200"],
 ]
 
 

@@ -5,17 +5,25 @@ history allows, a minimum history before judging, anomalous points kept out of t
 adaptation after a confirmed level shift: three anomalies in a row on the same side, agreeing with
 each other, become the new normal (reported once as a level shift).
 
-The detector replays the history window in time order each time, so it needs no stored flags:
-the same history always gives the same verdict.
+The detector replays history in time order, so it needs no stored flags: the same history always gives
+the same verdict. ``Baseline`` is that replay's state, advanced one point at a time, so a backtest pays
+for each point once instead of replaying the whole window at every point; ``judge`` builds one from a
+history for a single verdict (the output guard). Both give the same answers as a from-scratch replay
+(tests/oracle keeps the earlier implementation to prove it).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Sequence
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from itertools import chain, repeat
+from operator import sub
 
 from shared.core.spec import HistorySpec
 
@@ -23,6 +31,7 @@ MAD_TO_SIGMA = 1.4826
 SHIFT_CONFIRM = 3          # consecutive same-side anomalies that make a level shift
 MIN_SLOT_POINTS = 2        # points a seasonal slot needs before it is used
 RELATIVE_FLOOR = 0.05      # a series that never moves still tolerates ±5 % (× sensitivity / 3.5)
+MODES = ("weekday", "hour_of_week")
 
 
 class Verdict(StrEnum):
@@ -64,58 +73,190 @@ def _slot(ts: datetime, mode: str) -> int:
     return 0
 
 
-def _mad(values: Sequence[float]) -> float:
-    median = statistics.median(values)
-    return statistics.median(abs(v - median) for v in values)
+def _median(ordered: Sequence[float]) -> float:
+    """statistics.median of an already sorted sequence (same arithmetic, so the same float)."""
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
-def _season_mode(points: Sequence[Point], spec: HistorySpec) -> str:
-    """The seasonal slotting that explains the history, if any ("auto": chosen from the data)."""
-    if spec.seasonality != "auto":
-        return spec.seasonality
-    # Mean (not median) absolute deviations: a weekend is a minority of days, and a median would
-    # write it off as outliers instead of seeing the pattern.
-    if len(points) < 2:
-        return "none"
-    center = statistics.median(p.value for p in points)
-    overall = statistics.fmean(abs(p.value - center) for p in points)
-    for mode in ("weekday", "hour_of_week"):
-        slots: dict[int, list[float]] = {}
+def _thin(size: int) -> int:
+    """1 for a slot too thin to be used (but not empty), else 0: counted so the test is O(1)."""
+    return 1 if 0 < size < MIN_SLOT_POINTS else 0
+
+
+def _deviations_from(values: Iterable[float], center: float) -> list[float]:
+    # abs(v - center) for every value, in C (map) rather than a Python loop: this is the hot path.
+    return list(map(abs, map(sub, values, repeat(center))))
+
+
+class _Pool:
+    """A multiset of values kept sorted, with its band (median, scale) cached until it changes."""
+
+    __slots__ = ("band", "residuals", "values")
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.band: tuple[float, float] | None = None
+        self.residuals: list[float] | None = None   # |v - median| for every value, for the season test
+
+    def add(self, value: float) -> None:
+        insort(self.values, value)
+        self.band = self.residuals = None
+
+    def remove(self, value: float) -> None:
+        del self.values[bisect_left(self.values, value)]
+        self.band = self.residuals = None
+
+    def deviations(self) -> list[float]:
+        if self.residuals is None:
+            self.residuals = _deviations_from(self.values, _median(self.values))
+        return self.residuals
+
+    def get_band(self, spec: HistorySpec) -> tuple[float, float]:
+        if self.band is None:
+            median = _median(self.values)
+            mad = _median(sorted(self.deviations()))
+            scale = max(MAD_TO_SIGMA * mad, RELATIVE_FLOOR * abs(median) * 3.5 / max(spec.sensitivity, 0.1), 1e-9)
+            self.band = (median, scale)
+        return self.band
+
+
+class Baseline:
+    """One metric's baseline: the accepted window, the anomaly streak, and per-slot pools.
+
+    ``judge`` gives the verdict on a new point without learning it; ``step`` judges and learns (what the
+    replay does with each point of history). Learning costs O(window) at worst, independent of how
+    much history came before.
+    """
+
+    def __init__(self, spec: HistorySpec) -> None:
+        self.spec = spec
+        # A non-positive window would slice oddly in a replay ([-0:] is everything); treat it as unbounded.
+        self._cap = spec.window if spec.window > 0 else None
+        self._accepted: deque[Point] = deque()
+        self._all = _Pool()
+        self._slots: dict[str, dict[int, _Pool]] = {mode: {} for mode in self._modes()}
+        self._thin = dict.fromkeys(self._slots, 0)   # slots with fewer than MIN_SLOT_POINTS points, per mode
+        self._streak: deque[tuple[Point, Judgement]] = deque(maxlen=SHIFT_CONFIRM)
+        self._mode: str | None = None          # cached season mode; None when the window changed
+
+    def _modes(self) -> tuple[str, ...]:
+        if self.spec.seasonality == "auto":
+            return MODES
+        return (self.spec.seasonality,) if self.spec.seasonality in MODES else ()
+
+    # --- the window of accepted points ---------------------------------------------------------------
+
+    def _add(self, point: Point) -> None:
+        if self._cap is not None and len(self._accepted) >= self._cap:
+            self._evict(self._accepted.popleft())
+        self._accepted.append(point)
+        self._all.add(point.value)
+        for mode, slots in self._slots.items():
+            key = _slot(point.ts, mode)
+            pool = slots.get(key)
+            if pool is None:
+                pool = slots[key] = _Pool()
+            pool.add(point.value)
+            self._thin[mode] += _thin(len(pool.values)) - _thin(len(pool.values) - 1)
+        self._mode = None
+
+    def _evict(self, point: Point) -> None:
+        self._all.remove(point.value)
+        for mode, slots in self._slots.items():
+            key = _slot(point.ts, mode)
+            pool = slots[key]
+            pool.remove(point.value)
+            self._thin[mode] += _thin(len(pool.values)) - _thin(len(pool.values) + 1)
+            if not pool.values:
+                del slots[key]
+
+    def _reset(self, points: Iterable[Point]) -> None:
+        self._accepted.clear()
+        self._all = _Pool()
+        self._slots = {mode: {} for mode in self._modes()}
+        self._thin = dict.fromkeys(self._slots, 0)
+        self._mode = None
         for p in points:
-            slots.setdefault(_slot(p.ts, mode), []).append(p.value)
-        if len(slots) < 2 or min(len(v) for v in slots.values()) < MIN_SLOT_POINTS:
-            continue
-        residuals = [v - statistics.median(vs) for vs in slots.values() for v in vs]
-        if statistics.fmean(abs(r) for r in residuals) < 0.5 * overall:
-            return mode
-    return "none"
+            self._add(p)
 
+    # --- judging -------------------------------------------------------------------------------------
 
-def _band(values: Sequence[float], spec: HistorySpec) -> tuple[float, float]:
-    median = statistics.median(values)
-    scale = max(MAD_TO_SIGMA * _mad(values), RELATIVE_FLOOR * abs(median) * 3.5 / max(spec.sensitivity, 0.1),
-                1e-9)
-    return median, scale
+    def _season_mode(self) -> str:
+        """The seasonal slotting that explains the accepted window, if any ("auto": chosen from the data)."""
+        if self.spec.seasonality != "auto":
+            return self.spec.seasonality
+        if self._mode is None:
+            self._mode = self._choose_mode()
+        return self._mode
 
+    def _choose_mode(self) -> str:
+        # Mean (not median) absolute deviations: a weekend is a minority of days, and a median would
+        # write it off as outliers instead of seeing the pattern. fsum/n is statistics.fmean exactly.
+        n = len(self._accepted)
+        if n < 2:
+            return "none"
+        overall: float | None = None
+        for mode in MODES:
+            slots = self._slots[mode]
+            if len(slots) < 2 or self._thin[mode]:
+                continue
+            if overall is None:
+                overall = math.fsum(self._all.deviations()) / n
+            residual = math.fsum(chain.from_iterable(p.deviations() for p in slots.values())) / n
+            if residual < 0.5 * overall:
+                return mode
+        return "none"
 
-def _judge(value: float, ts: datetime, accepted: Sequence[Point], spec: HistorySpec) -> Judgement:
-    accepted = accepted[-spec.window:]
-    needed = spec.min_history
-    if len(accepted) < needed:
-        return Judgement(Verdict.INSUFFICIENT, value, history=len(accepted), needed=needed)
-    mode = _season_mode(accepted, spec)
-    pool, used = accepted, "none"
-    if mode != "none":
-        same = [p for p in accepted if _slot(p.ts, mode) == _slot(ts, mode)]
-        if len(same) >= MIN_SLOT_POINTS:
-            pool, used = same, mode
-    median, scale = _band([p.value for p in pool], spec)
-    score = (value - median) / scale
-    warn_at = spec.warn_sensitivity if spec.warn_sensitivity is not None else spec.sensitivity
-    fail_at = 2 * spec.sensitivity
-    verdict = Verdict.FAIL if abs(score) >= fail_at else Verdict.WARN if abs(score) >= warn_at else Verdict.NORMAL
-    return Judgement(verdict, value, median, median - warn_at * scale, median + warn_at * scale, score,
-                     len(pool), needed, used)
+    def _judge(self, value: float, ts: datetime) -> Judgement:
+        spec = self.spec
+        needed = spec.min_history
+        # An empty window with min_history 0 has no median: nothing to judge against yet.
+        if len(self._accepted) < needed or not self._accepted:
+            return Judgement(Verdict.INSUFFICIENT, value, history=len(self._accepted), needed=needed)
+        mode = self._season_mode()
+        pool, used = self._all, "none"
+        if mode != "none":
+            same = self._slots[mode].get(_slot(ts, mode)) if mode in self._slots else None
+            if same is not None and len(same.values) >= MIN_SLOT_POINTS:
+                pool, used = same, mode
+        median, scale = pool.get_band(spec)
+        score = (value - median) / scale
+        warn_at = spec.warn_sensitivity if spec.warn_sensitivity is not None else spec.sensitivity
+        fail_at = 2 * spec.sensitivity
+        verdict = Verdict.FAIL if abs(score) >= fail_at else Verdict.WARN if abs(score) >= warn_at \
+            else Verdict.NORMAL
+        return Judgement(verdict, value, median, median - warn_at * scale, median + warn_at * scale, score,
+                         len(pool.values), needed, used)
+
+    def _verdict(self, point: Point, j: Judgement) -> Judgement:
+        if j.anomalous and _confirms_shift([*self._streak, (point, j)]):
+            return Judgement(Verdict.LEVEL_SHIFT, j.value, j.expected, j.low, j.high, j.score, j.history,
+                             j.needed, j.seasonal)
+        return j
+
+    def _learn(self, point: Point, j: Judgement) -> None:
+        if j.anomalous:
+            self._streak.append((point, j))
+            if _confirms_shift(self._streak):
+                self._reset(_shifted(self._accepted, self._streak))
+                self._streak.clear()
+        else:
+            self._streak.clear()
+            self._add(point)
+
+    def judge(self, point: Point) -> Judgement:
+        """The verdict on ``point`` against everything learned so far; learns nothing."""
+        return self._verdict(point, self._judge(point.value, point.ts))
+
+    def step(self, point: Point) -> Judgement:
+        """Judge ``point``, then learn it as the replay does (points must come in time order)."""
+        j = self._judge(point.value, point.ts)
+        verdict = self._verdict(point, j)
+        self._learn(point, j)
+        return verdict
 
 
 def _deviations(streak: Sequence[tuple[Point, Judgement]]) -> tuple[list[float], bool]:
@@ -129,7 +270,7 @@ def _deviations(streak: Sequence[tuple[Point, Judgement]]) -> tuple[list[float],
 def _confirms_shift(streak: Sequence[tuple[Point, Judgement]]) -> bool:
     if len(streak) < SHIFT_CONFIRM:
         return False
-    recent = streak[-SHIFT_CONFIRM:]
+    recent = list(streak)[-SHIFT_CONFIRM:]
     if len({j.score > 0 for _, j in recent}) != 1:
         return False
     deviations, _ = _deviations(recent)
@@ -138,7 +279,7 @@ def _confirms_shift(streak: Sequence[tuple[Point, Judgement]]) -> bool:
     return max(abs(d - center) for d in deviations) < abs(center) / 2
 
 
-def _shifted(accepted: Sequence[Point], streak: Sequence[tuple[Point, Judgement]]) -> list[Point]:
+def _shifted(accepted: Iterable[Point], streak: Sequence[tuple[Point, Judgement]]) -> list[Point]:
     """Move the accepted history to the new level (keeping its seasonal shape) and add the streak."""
     deviations, relative = _deviations(streak)
     center = statistics.median(deviations)
@@ -152,21 +293,7 @@ def judge(history: Sequence[Point], new: Point, spec: HistorySpec) -> Judgement:
     The whole history is replayed so that anomalies are sorted out of it as they were live; the
     baseline itself uses the last ``spec.window`` accepted points. Pass a few windows of history.
     """
-    points = sorted(history, key=lambda p: p.ts)
-    accepted: list[Point] = []
-    streak: list[tuple[Point, Judgement]] = []
-    for point in points:
-        j = _judge(point.value, point.ts, accepted, spec)
-        if j.anomalous:
-            streak.append((point, j))
-            if _confirms_shift(streak):
-                accepted = _shifted(accepted, streak[-SHIFT_CONFIRM:])
-                streak = []
-        else:
-            streak = []
-            accepted.append(point)
-    j = _judge(new.value, new.ts, accepted, spec)
-    if j.anomalous and _confirms_shift([*streak, (new, j)]):
-        return Judgement(Verdict.LEVEL_SHIFT, j.value, j.expected, j.low, j.high, j.score, j.history, j.needed,
-                         j.seasonal)
-    return j
+    baseline = Baseline(spec)
+    for point in sorted(history, key=lambda p: p.ts):
+        baseline.step(point)
+    return baseline.judge(new)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,13 +16,14 @@ from types import MappingProxyType
 from typing import Any
 
 from shared.core import drift
-from shared.core.baseline import Judgement, Point, Verdict, judge
+from shared.core.baseline import Baseline, Judgement, Point, Verdict
 from shared.core.findings import Finding
 from shared.core.models import Severity
 from shared.core.profile import Profile
 from shared.core.spec import Contract
 
 SHIFT_CONFIRM = 3
+POOLED = 14          # the drift baseline pools the last 14 accepted histograms
 
 
 @dataclass(frozen=True)
@@ -147,86 +149,149 @@ def _null_fraction(obs: Observation, column: str) -> float | None:
     return stats.nulls / obs.rows
 
 
-def history_findings(obs: Observation, history: Sequence[Observation], contract: Contract) -> list[Finding]:
-    """Size, rows and null-rate anomalies against learned baselines, and score drift (PSI bands)."""
-    spec = contract.history
-    past = sorted((h for h in history if h.ts < obs.ts), key=lambda h: h.ts)
-    findings: list[Finding] = []
-    insufficient: list[Judgement] = []
+class _DriftState:
+    """One drift column's replay (for histograms of one shape): accepted histograms and the streak."""
 
-    def check(code: str, label: str, value: float | None, points: list[Point], column: str | None,
-              fmt: str) -> None:
-        if value is None:
-            return
-        j = judge(points, Point(obs.ts, value), spec)
-        if j.verdict is Verdict.INSUFFICIENT:
-            insufficient.append(j)
-        elif (f := _metric_finding(code, label, j, column, fmt)) is not None:
-            findings.append(f)
+    __slots__ = ("accepted", "contract", "pool", "streak")
 
-    check("size_anomaly", "File size", float(obs.bytes), [Point(h.ts, float(h.bytes)) for h in past], None, ",.0f")
-    if obs.rows is not None:
-        check("rows_anomaly", "Row count", float(obs.rows),
-              [Point(h.ts, float(h.rows)) for h in past if h.rows is not None], None, ",.0f")
-    for column in obs.columns:
-        points = [Point(h.ts, v) for h in past if (v := _null_fraction(h, column)) is not None]
-        if any(p.value > 0 for p in points) or (_null_fraction(obs, column) or 0) > 0:
-            check("null_anomaly", f"Null fraction of {column}", _null_fraction(obs, column), points, column, ".3f")
-    for column in contract.drift.columns:
-        findings += _drift_findings(obs, past, column, contract)
-    if insufficient:
-        n = min(j.history for j in insufficient)
-        findings.append(Finding("insufficient_history", Severity.INFO,
-                                f"History baselines not judged yet: insufficient history ({n}/{spec.min_history} "
-                                "files)."))
-    return findings
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.accepted: deque[tuple[float, ...]] = deque(maxlen=POOLED)
+        self.streak: deque[tuple[float, ...]] = deque(maxlen=SHIFT_CONFIRM)
+        self.pool: list[float] | None = None      # pooled accepted histograms, cached until they change
 
+    def psi(self, histogram: tuple[float, ...]) -> float | None:
+        if len(self.accepted) < min(self.contract.history.min_history, 7):
+            return None
+        if self.pool is None:
+            self.pool = drift.pooled(list(self.accepted))
+        return drift.psi(self.pool, histogram) if self.pool is not None else None
 
-def _drift_findings(obs: Observation, past: Sequence[Observation], column: str, contract: Contract) -> list[Finding]:
-    current = obs.columns.get(column)
-    if current is None or current.histogram is None or not sum(current.histogram):
-        return []
-    shape = len(current.histogram)
-    accepted: list[tuple[float, ...]] = []
-    streak: list[tuple[float, ...]] = []
-    for h in past:
-        stats = h.columns.get(column)
-        if stats is None or stats.histogram is None or len(stats.histogram) != shape or not sum(stats.histogram):
-            continue
-        value = _psi_against(accepted, stats.histogram, contract)
-        if value is not None and value >= contract.drift.warn:
-            streak.append(stats.histogram)
-            if len(streak) >= SHIFT_CONFIRM and _agree(streak[-SHIFT_CONFIRM:], contract):
-                accepted, streak = list(streak[-SHIFT_CONFIRM:]), []
+    def learn(self, histogram: tuple[float, ...], value: float | None) -> None:
+        if value is not None and value >= self.contract.drift.warn:
+            self.streak.append(histogram)
+            if len(self.streak) >= SHIFT_CONFIRM and _agree(self.streak, self.contract):
+                self.accepted.clear()
+                self.accepted.extend(self.streak)
+                self.streak.clear()
+                self.pool = None
         else:
-            accepted.append(stats.histogram)
-            streak = []
-    value = _psi_against(accepted, current.histogram, contract)
-    if value is None:
+            self.accepted.append(histogram)
+            self.streak.clear()
+            self.pool = None
+
+    def finding(self, column: str, histogram: tuple[float, ...], value: float | None) -> list[Finding]:
+        if value is None:
+            return []
+        contract, kept = self.contract, min(len(self.accepted), POOLED)
+        if value >= contract.drift.warn and len(self.streak) >= SHIFT_CONFIRM - 1 and \
+                _agree([*list(self.streak)[-(SHIFT_CONFIRM - 1):], histogram], contract):
+            return [Finding("level_shift", Severity.WARN,
+                            f"The distribution of {column} has shifted (PSI {value:.2f}) for three files in a "
+                            "row; this is now learned as normal.", column)]
+        if value >= contract.drift.fail:
+            return [Finding("drift", Severity.FAIL, f"The distribution of {column} drifted: PSI {value:.2f} "
+                            f"against the last {kept} files (major shift above {contract.drift.fail}).", column)]
+        if value >= contract.drift.warn:
+            return [Finding("drift", Severity.WARN, f"The distribution of {column} moved: PSI {value:.2f} "
+                            f"against the last {kept} files (moderate shift above {contract.drift.warn}).",
+                            column)]
         return []
-    if value >= contract.drift.warn and len(streak) >= SHIFT_CONFIRM - 1 and \
-            _agree([*streak[-(SHIFT_CONFIRM - 1):], current.histogram], contract):
-        return [Finding("level_shift", Severity.WARN,
-                        f"The distribution of {column} has shifted (PSI {value:.2f}) for three files in a "
-                        "row; this is now learned as normal.", column)]
-    if value >= contract.drift.fail:
-        return [Finding("drift", Severity.FAIL, f"The distribution of {column} drifted: PSI {value:.2f} against "
-                        f"the last {min(len(accepted), 14)} files (major shift above {contract.drift.fail}).",
-                        column)]
-    if value >= contract.drift.warn:
-        return [Finding("drift", Severity.WARN, f"The distribution of {column} moved: PSI {value:.2f} against "
-                        f"the last {min(len(accepted), 14)} files (moderate shift above {contract.drift.warn}).",
-                        column)]
-    return []
 
 
-def _psi_against(accepted: Sequence[tuple[float, ...]], histogram: tuple[float, ...],
-                 contract: Contract) -> float | None:
-    needed = min(contract.history.min_history, 7)
-    if len(accepted) < needed:
-        return None
-    baseline = drift.pooled(list(accepted[-14:]))
-    return drift.psi(baseline, histogram) if baseline is not None else None
+class HistoryReplay:
+    """The history checks of one stream (dataset and stage), replayed one observation at a time.
+
+    ``findings`` judges an observation against everything replayed so far; ``step`` also learns it.
+    Feeding a stream's observations in time order through ``step`` gives, for each one, exactly what
+    ``history_findings`` gives for it with the observations before it as history — at the cost of one
+    judgement per metric instead of a replay of the whole history.
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self._size = Baseline(contract.history)
+        self._rows = Baseline(contract.history)
+        self._nulls: dict[str, Baseline] = {}
+        self._nulls_seen: set[str] = set()          # columns with a null fraction above 0 in history
+        self._drift: dict[tuple[str, int], _DriftState] = {}
+
+    def findings(self, obs: Observation) -> list[Finding]:
+        return self._run(obs, learn=False)
+
+    def step(self, obs: Observation) -> list[Finding]:
+        return self._run(obs, learn=True)
+
+    def learn(self, obs: Observation) -> None:
+        self._run(obs, learn=True, judge=False)
+
+    def _run(self, obs: Observation, *, learn: bool, judge: bool = True) -> list[Finding]:
+        findings: list[Finding] = []
+        insufficient: list[Judgement] = []
+
+        def check(baseline: Baseline, code: str, label: str, value: float, column: str | None, fmt: str,
+                  report: bool = True) -> None:
+            point = Point(obs.ts, value)
+            j = baseline.step(point) if learn else baseline.judge(point)
+            if not (judge and report):
+                return
+            if j.verdict is Verdict.INSUFFICIENT:
+                insufficient.append(j)
+            elif (f := _metric_finding(code, label, j, column, fmt)) is not None:
+                findings.append(f)
+
+        check(self._size, "size_anomaly", "File size", float(obs.bytes), None, ",.0f")
+        if obs.rows is not None:
+            check(self._rows, "rows_anomaly", "Row count", float(obs.rows), None, ",.0f")
+        for column in obs.columns:
+            fraction = _null_fraction(obs, column)
+            if fraction is None:
+                continue
+            # Null rates are judged once they have ever been above zero: a column that never has nulls
+            # has no band worth drawing. Its baseline still learns every point, as the replay does.
+            judged = column in self._nulls_seen or fraction > 0
+            if learn or judged:
+                baseline = self._nulls.get(column)
+                if baseline is None:
+                    baseline = self._nulls[column] = Baseline(self.contract.history)
+                check(baseline, "null_anomaly", f"Null fraction of {column}", fraction, column, ".3f", judged)
+            if learn and fraction > 0:
+                self._nulls_seen.add(column)
+        for column in self.contract.drift.columns:
+            findings += self._drift_step(obs, column, learn=learn, judge=judge)
+        if insufficient:
+            n = min(j.history for j in insufficient)
+            findings.append(Finding("insufficient_history", Severity.INFO,
+                                    f"History baselines not judged yet: insufficient history ({n}/"
+                                    f"{self.contract.history.min_history} files)."))
+        return findings
+
+    def _drift_step(self, obs: Observation, column: str, *, learn: bool, judge: bool) -> list[Finding]:
+        stats = obs.columns.get(column)
+        if stats is None or stats.histogram is None or not sum(stats.histogram):
+            return []
+        # Histograms are only comparable with histograms of the same shape: one replay per shape.
+        key = (column, len(stats.histogram))
+        state = self._drift.get(key)
+        if state is None:
+            state = self._drift[key] = _DriftState(self.contract)
+        value = state.psi(stats.histogram)
+        found = state.finding(column, stats.histogram, value) if judge else []
+        if learn:
+            state.learn(stats.histogram, value)
+        return found
+
+
+def history_findings(obs: Observation, history: Sequence[Observation], contract: Contract) -> list[Finding]:
+    """Size, rows and null-rate anomalies against learned baselines, and score drift (PSI bands).
+
+    The history before ``obs`` is replayed from its start; ``HistoryReplay`` does the same one step at a
+    time for a whole stream (the backtest).
+    """
+    replay = HistoryReplay(contract)
+    for h in sorted((h for h in history if h.ts < obs.ts), key=lambda h: h.ts):
+        replay.learn(h)
+    return replay.findings(obs)
 
 
 def _agree(histograms: Sequence[tuple[float, ...]], contract: Contract) -> bool:

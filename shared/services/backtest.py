@@ -1,22 +1,30 @@
 """``autopilot backtest``: replay observations through the detectors the functions use.
 
 Observations (DESIGN 3.4) are replayed in time order. Each one is judged against the history before
-it (size, rows, null rates, drift); between observations, staleness is evaluated at every whole
-hour, as the hourly timer would. Every alert that would have fired is returned, in time order.
+it (size, rows, null rates, drift), exactly as ``history.history_findings`` judges it with that
+history; between observations, staleness is evaluated at every whole hour, as the hourly timer would.
+Every alert that would have fired is returned, in time order.
+
+Each stream (dataset and stage) keeps one ``HistoryReplay`` that learns every observation once, so a
+replay costs the same per observation at any history length.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
 from shared.core import history, staleness
+from shared.core.findings import Finding
 from shared.core.models import Severity
 from shared.core.spec import Contract, DatasetSpec, DriftSpec, PipelinesConfig, StalenessSpec
 
 TICK = timedelta(hours=1)
-HISTORY_WINDOWS = 3   # how many baseline windows of history each judgement replays
+ARRIVALS = 40         # recent arrivals the staleness step learns its cadence from
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -54,27 +62,69 @@ def _staleness_spec(ds: DatasetSpec, stage: str) -> StalenessSpec:
     return ds.upstream_staleness
 
 
+def _stream_findings(stream: Sequence[history.Observation], contract: Contract) -> list[list[Finding]]:
+    """Each observation's history findings, against the observations strictly before it in time."""
+    replay = history.HistoryReplay(contract)
+    out: list[list[Finding]] = []
+    for _, group in groupby(stream, key=lambda o: o.ts):
+        same_time = list(group)
+        if len(same_time) == 1:
+            out.append(replay.step(same_time[0]))
+            continue
+        # Files written at the same instant are not each other's history: judge them all first.
+        out.extend(replay.findings(o) for o in same_time)
+        for o in same_time:
+            replay.learn(o)
+    return out
+
+
+def _quiet_until(state: staleness.EpisodeState, arrivals: Iterable[datetime], spec: StalenessSpec) -> datetime:
+    """Until the next arrival, ticks at or before this time cannot change the episode: ``staleness.step``
+    has already recorded the last arrival, and fires only once ``now`` passes the deadline (or, in an
+    open late episode, only on a new arrival). Skipping them keeps a daily dataset's 24 ticks per
+    observation from costing 24 cadence computations."""
+    if not spec.enabled or state.late_since is not None or state.last_arrival is None:
+        return NEVER
+    due = staleness.deadline(state.last_arrival, staleness.cadence(list(arrivals), spec), spec)
+    return NEVER if due is None else due
+
+
 def run(observations: Sequence[history.Observation], config: PipelinesConfig) -> list[BacktestAlert]:
     ordered = sorted(observations, key=lambda o: o.ts)
     if not ordered:
         return []
-    streams = sorted({(o.dataset, o.stage) for o in ordered})
-    contracts = {(d, s): _contract(_dataset(config, d), s, (o for o in ordered if (o.dataset, o.stage) == (d, s)))
-                 for d, s in streams}
-    seen: dict[tuple[str, str], list[history.Observation]] = {key: [] for key in streams}
+    by_stream: dict[tuple[str, str], list[history.Observation]] = {}
+    for o in ordered:
+        by_stream.setdefault((o.dataset, o.stage), []).append(o)
+    streams = sorted(by_stream)
+    judged = {key: iter(_stream_findings(by_stream[key], _contract(_dataset(config, key[0]), key[1],
+                                                                    by_stream[key])))
+              for key in streams}
+    specs = {key: _staleness_spec(_dataset(config, key[0]), key[1]) for key in streams}
+    arrivals: dict[tuple[str, str], deque[datetime]] = {key: deque(maxlen=ARRIVALS) for key in streams}
     episodes = {key: staleness.EpisodeState() for key in streams}
     alerts: list[BacktestAlert] = []
 
+    stepped: set[tuple[str, str]] = set()          # streams stepped since their last arrival
+    quiet: dict[tuple[str, str], datetime] = {}
+
     def tick(at: datetime) -> None:
         for key in streams:
-            past = seen[key]
-            if not past:
+            recent = arrivals[key]
+            if not recent:
                 continue
-            spec = _staleness_spec(_dataset(config, key[0]), key[1])
-            episodes[key], fired = staleness.step(key[0], key[1], episodes[key], [o.ts for o in past[-40:]],
-                                                  spec, at)
+            if key in stepped:
+                # Worked out only at a second tick without an arrival: hourly data never needs it.
+                until = quiet.get(key)
+                if until is None:
+                    until = quiet[key] = _quiet_until(episodes[key], recent, specs[key])
+                if at <= until:
+                    continue
+            episodes[key], fired = staleness.step(key[0], key[1], episodes[key], list(recent), specs[key], at)
             alerts.extend(BacktestAlert(at, a.dataset, a.code, a.severity, a.message)
                           for a in fired if a.severity is not Severity.INFO or a.resolves)
+            stepped.add(key)
+            quiet.pop(key, None)
 
     next_tick = ordered[0].ts.replace(minute=0, second=0, microsecond=0) + TICK
     for obs in ordered:
@@ -82,12 +132,12 @@ def run(observations: Sequence[history.Observation], config: PipelinesConfig) ->
             tick(next_tick)
             next_tick += TICK
         key = (obs.dataset, obs.stage)
-        contract = contracts[key]
-        past = seen[key][-contract.history.window * HISTORY_WINDOWS:]
-        for finding in history.history_findings(obs, past, contract):
+        for finding in next(judged[key]):
             if finding.severity is not Severity.INFO:
                 alerts.append(BacktestAlert(obs.ts, obs.dataset, finding.code, finding.severity, finding.message))
-        seen[key].append(obs)
+        arrivals[key].append(obs.ts)
+        stepped.discard(key)
+        quiet.pop(key, None)
     tick(next_tick)  # the tick right after the last observation sees any recovery
     return alerts
 

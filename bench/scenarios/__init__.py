@@ -1,0 +1,1 @@
+"""Labelled scenarios and their scorer (issue 12, point 1)."""
