@@ -15,6 +15,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shared.adapters import parquet_footer
 from shared.adapters.profilers_arrow import ColumnStats, contract_type, py_scalar
 from shared.adapters.profilers_io import Limits, unreadable
 from shared.core.findings import Finding
@@ -78,9 +79,33 @@ def _footer_problem(source: CountingReader, size: int, limits: Limits) -> str | 
     return None
 
 
+def _encryption_problem(source: CountingReader, size: int) -> str | None:
+    """Encrypted columns under a plaintext footer: pyarrow would abort the process on their metadata."""
+    source.seek(size - 8)
+    length = int.from_bytes(source.read(4), "little")
+    source.seek(size - 8 - length)
+    footer = source.read(length)
+    source.seek(0)
+    try:
+        found = parquet_footer.encryption(footer)
+    except parquet_footer.FooterError:
+        return None                          # not the Thrift we expect: pyarrow judges it as before
+    if not found.algorithm and not found.columns:
+        return None
+    try:
+        # the footer alone is a valid Parquet file for pyarrow's schema reader (no column metadata touched)
+        schema = pq.ParquetFile(io.BytesIO(b"PAR1" + footer + length.to_bytes(4, "little") + b"PAR1")).schema
+        names = [schema.column(i).path for i in sorted(found.columns)]
+    except _ERRORS:
+        names = []
+    which = f" ({', '.join(names)})" if names else ""
+    return (f"the Parquet file has encrypted columns{which} (modular encryption, plaintext footer); "
+            "they cannot be read without their keys")
+
+
 def profile_parquet(source: IO[bytes], contract: Contract, *, size: int, limits: Limits) -> Profile:
     counter = CountingReader(source)
-    if problem := _footer_problem(counter, size, limits):
+    if problem := _footer_problem(counter, size, limits) or _encryption_problem(counter, size):
         return unreadable("parquet", size, problem, bytes_read=counter.bytes_read)
     try:
         pf = pq.ParquetFile(counter, pre_buffer=False, buffer_size=limits.parquet_buffer_bytes)

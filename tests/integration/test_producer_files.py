@@ -5,12 +5,22 @@ Parquet modular encryption, Excel exports — and must be profiled and judged ri
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import random
 import statistics
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyarrow.parquet.encryption as pe
+
+from shared.adapters import parquet_footer
 from shared.adapters.profilers import Limits, profile_file
 from shared.config import parse_yaml_as
 from shared.core.checks import check
@@ -18,6 +28,7 @@ from shared.core.findings import status
 from shared.core.profile import Profile
 from shared.core.spec import Contract
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 SMALL_BLOCKS = Limits(max_line_bytes=4096, threads=False)
 
@@ -76,3 +87,67 @@ def test_a_quote_that_is_never_closed_in_a_file_of_many_blocks_is_a_finding_not_
     findings = check(p, NOTES, NOW)
     assert {f.code for f in findings} & {"line_too_long", "unterminated_quote", "ragged_rows"}
     assert status(findings) == "fail"
+
+
+# --- Parquet: modular encryption with a plaintext footer ------------------------------------------------
+
+
+class _InMemoryKms(pe.KmsClient):
+    """A KMS that "wraps" keys by base64: enough to write a file as an encrypting producer does."""
+
+    def wrap_key(self, key_bytes: bytes, master_key_identifier: str) -> bytes:
+        return base64.b64encode(key_bytes)
+
+    def unwrap_key(self, wrapped_key: bytes, master_key_identifier: str) -> bytes:
+        return base64.b64decode(wrapped_key)
+
+
+def encrypted_parquet(columns: list[str]) -> bytes:
+    table = pa.table({"id": pa.array(range(100), pa.int64()),
+                      "score": pa.array([i / 100 for i in range(100)]),
+                      "secret": pa.array([f"s{i}" for i in range(100)])})
+    factory = pe.CryptoFactory(lambda _config: _InMemoryKms())
+    config = pe.EncryptionConfiguration(footer_key="footer", column_keys={"col": columns}, plaintext_footer=True,
+                                        double_wrapping=False)
+    props = factory.file_encryption_properties(pe.KmsConnectionConfig(), config)
+    buf = io.BytesIO()
+    with pq.ParquetWriter(buf, table.schema, encryption_properties=props) as writer:
+        writer.write_table(table)
+    return buf.getvalue()
+
+
+SCORE_RANGE = contract("columns: {id: {type: integer}, score: {type: float, min: 0, max: 1}}")
+
+
+def test_a_parquet_file_with_encrypted_columns_and_a_plaintext_footer_is_a_fail_naming_them() -> None:
+    data = encrypted_parquet(["score", "secret"])
+    assert data[-4:] == b"PAR1"                  # the plaintext-footer mode: not the PARE magic
+    p = run(data, SCORE_RANGE, "parquet")
+    findings = check(p, SCORE_RANGE, NOW)
+    assert [f.code for f in findings] == ["unreadable"]
+    assert "encrypted columns (score, secret)" in findings[0].message
+
+
+def test_validating_an_encrypted_parquet_file_does_not_abort_the_process(tmp_path: Path) -> None:
+    data, contract_file = tmp_path / "enc.parquet", tmp_path / "contract.yaml"
+    data.write_bytes(encrypted_parquet(["secret"]))
+    contract_file.write_text("columns: {id: {type: integer}, secret: {type: string}}\n")
+    proc = subprocess.run([sys.executable, "-m", "cli.validate", str(data), "--contract", str(contract_file),
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stderr              # SIGABRT was -6 (134 through a shell)
+    report = json.loads(proc.stdout)
+    assert [f["code"] for f in report["findings"]] == ["unreadable"]
+    assert "terminate called" not in proc.stderr
+
+
+def test_the_footer_reader_turns_any_malformed_footer_into_its_own_error() -> None:
+    good = encrypted_parquet(["secret"])
+    footer = good[-8 - int.from_bytes(good[-8:-4], "little"):-8]
+    assert parquet_footer.encryption(footer).columns == frozenset({2})
+    rng = random.Random(11)
+    for cut in range(0, len(footer), 7):
+        for blob in (footer[:cut], bytes(b ^ (rng.randrange(1, 256) if rng.random() < 0.02 else 0) for b in footer)):
+            try:
+                parquet_footer.encryption(blob)
+            except parquet_footer.FooterError:
+                pass
