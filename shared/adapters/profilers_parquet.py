@@ -3,8 +3,8 @@
 Rows, nulls and min/max come from the row groups' statistics, so a contract about schema, nulls,
 ranges, rows, size and freshness reads only the footer. Columns are scanned (pre-buffering off, small
 buffers) only for drift histograms, mean/std of drift columns, allowed values, or when a row group
-lacks the statistics a declared column needs. Parquet statistics ignore NaN, so NaN is seen only in
-scanned columns; infinities show in min/max.
+lacks the statistics a declared column needs. Page checksums (CRC) are verified on every page read, so
+a statistics-only contract, which reads no page, cannot see a corrupt page.
 """
 
 from __future__ import annotations
@@ -108,7 +108,10 @@ def profile_parquet(source: IO[bytes], contract: Contract, *, size: int, limits:
     if problem := _footer_problem(counter, size, limits) or _encryption_problem(counter, size):
         return unreadable("parquet", size, problem, bytes_read=counter.bytes_read)
     try:
-        pf = pq.ParquetFile(counter, pre_buffer=False, buffer_size=limits.parquet_buffer_bytes)
+        # pages written with a CRC (parquet-mr/Spark by default, pyarrow with write_page_checksum) are
+        # verified as they are read; without it a flipped byte is read as a wrong value
+        pf = pq.ParquetFile(counter, pre_buffer=False, buffer_size=limits.parquet_buffer_bytes,
+                            page_checksum_verification=True)
         schema = pf.schema_arrow
         meta = pf.metadata
         rows = meta.num_rows
@@ -128,8 +131,12 @@ def profile_parquet(source: IO[bytes], contract: Contract, *, size: int, limits:
                     stats[name].add(batch.column(name))
         except _ERRORS as exc:
             complete = False
-            problems.append(Finding("unreadable", Severity.FAIL, f"the Parquet data pages cannot be read: "
-                                                                 f"{_short(exc)}"))
+            if "checksum verification failed" in str(exc):
+                message = (f"a data page of {_listing(scan)} does not match its checksum: the file is "
+                           "corrupt; reading stopped")
+            else:
+                message = f"the Parquet data pages cannot be read: {_short(exc)}"
+            problems.append(Finding("unreadable", Severity.FAIL, message))
         for name in scan:
             columns[name] = stats[name].result()
     return Profile(format="parquet", bytes=size, rows=rows, columns=columns, problems=tuple(problems),
@@ -183,6 +190,10 @@ def _needs_scan(name: str, col: ColumnProfile, contract: Contract) -> bool:
         return True
     freshness = contract.freshness is not None and contract.freshness.column == name
     return not col.from_statistics and (rule is not None or freshness)
+
+
+def _listing(names: list[str]) -> str:
+    return f"column {names[0]!r}" if len(names) == 1 else "one of the columns " + ", ".join(map(repr, names))
 
 
 def _short(exc: BaseException) -> str:

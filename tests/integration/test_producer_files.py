@@ -151,3 +151,33 @@ def test_the_footer_reader_turns_any_malformed_footer_into_its_own_error() -> No
                 parquet_footer.encryption(blob)
             except parquet_footer.FooterError:
                 pass
+
+
+# --- Parquet: page checksums ---------------------------------------------------------------------------
+
+DRIFT = contract("columns: {id: {type: integer}, score: {type: float, min: 0, max: 1}}\ndrift: {columns: [score]}")
+
+
+def checksummed_parquet(flip_in: str | None) -> bytes:
+    """pyarrow with page checksums (as parquet-mr/Spark write by default); optionally one flipped byte
+    inside the last page of a column, where a value sits (not a page header)."""
+    table = pa.table({"id": pa.array(range(5000), pa.int64()), "score": pa.array([i / 5000 for i in range(5000)])})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, write_page_checksum=True, compression="none", use_dictionary=False)
+    data = bytearray(buf.getvalue())
+    if flip_in is not None:
+        chunk = pq.ParquetFile(io.BytesIO(bytes(data))).metadata.row_group(0).column(table.column_names.index(flip_in))
+        data[chunk.data_page_offset + chunk.total_compressed_size - 100] ^= 0x10
+    return bytes(data)
+
+
+def test_a_flipped_byte_in_a_checksummed_page_is_a_fail_finding_not_a_wrong_value() -> None:
+    p = run(checksummed_parquet("score"), DRIFT, "parquet")
+    findings = check(p, DRIFT, NOW)
+    assert status(findings) == "fail" and not p.complete
+    assert any(f.code == "unreadable" and "does not match its checksum" in f.message for f in findings)
+
+
+def test_an_intact_checksummed_file_passes() -> None:
+    p = run(checksummed_parquet(None), DRIFT, "parquet")
+    assert check(p, DRIFT, NOW) == [] and p.columns["score"].count == 5000
