@@ -1,10 +1,12 @@
 """Parquet profiler: the footer's statistics first, data pages only for the columns a check needs.
 
 Rows, nulls and min/max come from the row groups' statistics, so a contract about schema, nulls,
-ranges, rows, size and freshness reads only the footer. Columns are scanned (pre-buffering off, small
-buffers) only for drift histograms, mean/std of drift columns, allowed values, or when a row group
-lacks the statistics a declared column needs. Page checksums (CRC) are verified on every page read, so
-a statistics-only contract, which reads no page, cannot see a corrupt page.
+ranges of non-float columns, rows, size and freshness reads only the footer. Columns are scanned
+(pre-buffering off, small buffers) for drift histograms, mean/std of drift columns, allowed values,
+when a row group lacks the statistics a declared column needs, and for every declared float column:
+statistics leave NaN out, and a declared float column holding NaN fails ``non_finite`` as in a CSV.
+Page checksums (CRC) are verified on every page read; a statistics-only contract reads no page, so
+it cannot see a corrupt one.
 """
 
 from __future__ import annotations
@@ -188,6 +190,8 @@ def _needs_scan(name: str, col: ColumnProfile, contract: Contract) -> bool:
     rule = contract.columns.get(name)
     if name in contract.drift.columns or (rule is not None and rule.allowed is not None):
         return True
+    if col.type == "float" and rule is not None:
+        return True     # statistics leave NaN out, and a declared float column must not hold any (as in CSV)
     freshness = contract.freshness is not None and contract.freshness.column == name
     return not col.from_statistics and (rule is not None or freshness)
 

@@ -181,3 +181,32 @@ def test_a_flipped_byte_in_a_checksummed_page_is_a_fail_finding_not_a_wrong_valu
 def test_an_intact_checksummed_file_passes() -> None:
     p = run(checksummed_parquet(None), DRIFT, "parquet")
     assert check(p, DRIFT, NOW) == [] and p.columns["score"].count == 5000
+
+
+# --- NaN: the same values in CSV and Parquet get the same verdict ------------------------------------------
+
+RANGED = contract("columns: {id: {type: integer}, score: {type: float, min: 0, max: 1}}")
+
+
+def test_nan_in_a_ranged_float_column_fails_alike_in_parquet_with_statistics_and_in_csv() -> None:
+    scores = [0.1, float("nan"), 0.5, 0.9] * 250
+    table = pa.table({"id": pa.array(range(len(scores)), pa.int64()), "score": pa.array(scores)})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, row_group_size=300)          # statistics written, NaN left out of them
+    stats = pq.ParquetFile(io.BytesIO(buf.getvalue())).metadata.row_group(0).column(1).statistics
+    assert stats.has_min_max and (stats.min, stats.max) == (0.1, 0.9)
+    csv_text = "id,score\n" + "".join(f"{i},{s}\n" for i, s in enumerate(scores))
+    verdicts = {}
+    for fmt, data in (("parquet", buf.getvalue()), ("csv", csv_text.encode())):
+        p = run(data, RANGED, fmt)
+        verdicts[fmt] = [(f.code, f.severity.value) for f in check(p, RANGED, NOW)]
+        assert p.columns["score"].non_finite == 250
+    assert verdicts["parquet"] == verdicts["csv"] == [("non_finite", "fail")]
+
+
+def test_a_parquet_contract_without_float_rules_still_reads_only_the_footer() -> None:
+    table = pa.table({"id": pa.array(range(200_000), pa.int64()), "score": pa.array([0.5] * 200_000)})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="none")
+    p = run(buf.getvalue(), contract("columns: {id: {type: integer, min: 0}}"), "parquet")
+    assert p.bytes_read is not None and p.bytes_read < 128 * 1024 < len(buf.getvalue()) // 10
