@@ -112,8 +112,10 @@ def profile_parquet(source: IO[bytes], contract: Contract, *, size: int, limits:
     try:
         # pages written with a CRC (parquet-mr/Spark by default, pyarrow with write_page_checksum) are
         # verified as they are read; without it a flipped byte is read as a wrong value
+        # INT96 (Spark's timestamps) read as nanoseconds wraps past 2262: 9999-12-31, the usual "end of
+        # time", would come back as 1816. Microseconds hold years 1–9999, all a datetime can.
         pf = pq.ParquetFile(counter, pre_buffer=False, buffer_size=limits.parquet_buffer_bytes,
-                            page_checksum_verification=True)
+                            page_checksum_verification=True, coerce_int96_timestamp_unit="us")
         schema = pf.schema_arrow
         meta = pf.metadata
         rows = meta.num_rows

@@ -210,3 +210,27 @@ def test_a_parquet_contract_without_float_rules_still_reads_only_the_footer() ->
     pq.write_table(table, buf, compression="none")
     p = run(buf.getvalue(), contract("columns: {id: {type: integer, min: 0}}"), "parquet")
     assert p.bytes_read is not None and p.bytes_read < 128 * 1024 < len(buf.getvalue()) // 10
+
+
+# --- Spark's INT96 timestamps past 2262 -------------------------------------------------------------------
+
+END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def int96_parquet() -> bytes:
+    """Timestamps as Spark writes them by default (INT96), with the common 9999-12-31 "valid until"."""
+    ts = [datetime(2026, 11, 20, 6, tzinfo=UTC), END_OF_TIME, datetime(2026, 11, 19, tzinfo=UTC)] * 100
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"valid_to": pa.array(ts, pa.timestamp("us", tz="UTC"))}), buf,
+                   use_deprecated_int96_timestamps=True, store_schema=False)
+    return buf.getvalue()
+
+
+def test_int96_timestamps_after_2262_keep_their_value_in_the_profile_and_the_min_rule() -> None:
+    data = int96_parquet()
+    assert pq.ParquetFile(io.BytesIO(data)).schema.column(0).physical_type == "INT96"
+    rule = contract("columns: {valid_to: {type: timestamp, min: '2020-01-01T00:00:00Z'}}")
+    p = run(data, rule, "parquet")
+    col = p.columns["valid_to"]
+    assert (col.type, col.min, col.max) == ("timestamp", datetime(2026, 11, 19, tzinfo=UTC), END_OF_TIME)
+    assert check(p, rule, NOW) == []
