@@ -103,8 +103,10 @@ class _Pass:
         for batch in reader:
             for i, column in enumerate(batch.columns):
                 name = self.names[i]
+                # an untyped column whose first block is not valid UTF-8 is inferred as binary: decode it
+                # here so its bad bytes are counted (`encoding`), as they are in a typed column
                 arr = self._coerce(column, name, self.stats[i]) \
-                    if name in self.lenient or name in self.binary else column
+                    if name in self.lenient or name in self.binary or pa.types.is_binary(column.type) else column
                 self.stats[i].add(arr)
                 if self.runaway is None and pa.types.is_string(arr.type) and len(arr):
                     self._check_runaway(arr, name)

@@ -234,3 +234,24 @@ def test_int96_timestamps_after_2262_keep_their_value_in_the_profile_and_the_min
     col = p.columns["valid_to"]
     assert (col.type, col.min, col.max) == ("timestamp", datetime(2026, 11, 19, tzinfo=UTC), END_OF_TIME)
     assert check(p, rule, NOW) == []
+
+
+# --- bytes that are not UTF-8 in a column the contract does not type -----------------------------------------
+
+ID_ONLY = contract("columns: {id: {type: integer}}")
+
+
+def test_invalid_utf8_in_an_untyped_column_is_an_encoding_finding_with_its_place() -> None:
+    data = b"id,note\n1,caf\xe9\n2,ok\n"                      # a Latin-1 producer writing to a UTF-8 contract
+    findings = check(run(data, ID_ONLY, "csv"), ID_ONLY, NOW)
+    assert [(f.code, f.severity.value) for f in findings] == [("encoding", "fail")]
+    assert "column 'note' at data row 1" in findings[0].message
+
+
+def test_invalid_utf8_deep_in_an_untyped_column_is_found_in_a_later_block() -> None:
+    rows = b"".join(b"%d,fine text %d\n" % (i, i) for i in range(2000))
+    data = b"id,note\n" + rows + b"2000,na\xefve\n"
+    p = run(data, ID_ONLY, "csv")
+    findings = check(p, ID_ONLY, NOW)
+    assert [f.code for f in findings] == ["encoding"] and "data row 2,001" in findings[0].message
+    assert p.rows == 2001 and p.columns["note"].type == "string"
