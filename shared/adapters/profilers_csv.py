@@ -38,7 +38,8 @@ from shared.core.spec import Contract
 FAIL = Severity.FAIL
 NULL_VALUES = ["", "NULL", "null", "NA", "N/A", "n/a", "#N/A"]   # not NaN: that is a float, counted apart
 _CONVERSION = re.compile(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+): (.*)", re.S)
-_INT = re.compile(r"[+-]?\d{1,19}")
+_INT = re.compile(r"[+-]?\d{1,20}")
+_INT64_MAX, _UINT64_MAX = 2**63 - 1, 2**64 - 1
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 
 
@@ -139,6 +140,11 @@ class _Pass:
             return pc.cast(arr, arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+        if target == "integer":
+            try:  # ids and hashes written as unsigned 64-bit (above 2^63 - 1) are integers too
+                return pc.cast(arr, pa.uint64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
         if target == "timestamp":
             try:  # timestamps without a zone offset: taken as UTC
                 return pc.cast(pc.cast(arr, pa.timestamp("us")), arrow_type)
@@ -155,6 +161,16 @@ class _Pass:
                     first = (text, self.rows + i + 1)
                 value = None
             values.append(value)
+        if target == "integer" and any(v is not None and v > _INT64_MAX for v in values):
+            if all(v is None or v >= 0 for v in values):
+                arrow_type = pa.uint64()
+            else:  # negatives beside values above 2^63 - 1 fit no 64-bit column: the large ones are bad
+                for i, v in enumerate(values):
+                    if v is not None and v > _INT64_MAX:
+                        bad += 1
+                        values[i] = None
+                        if first is None or self.rows + i + 1 < first[1]:
+                            first = (str(v), self.rows + i + 1)
         if first is not None:
             stats.add_invalid(bad, first[0][:60], first[1])
         return pa.array(values, type=arrow_type)
@@ -186,7 +202,7 @@ def _convert(text: str, target: str) -> Any:
     text = text.strip()
     try:
         if target == "integer":
-            return int(text) if _INT.fullmatch(text) and -(2**63) <= int(text) < 2**63 else _BAD
+            return int(text) if _INT.fullmatch(text) and -(2**63) <= int(text) <= _UINT64_MAX else _BAD
         if target == "float":
             return float(text) if "_" not in text else _BAD
         if target == "boolean":

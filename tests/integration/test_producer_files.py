@@ -255,3 +255,23 @@ def test_invalid_utf8_deep_in_an_untyped_column_is_found_in_a_later_block() -> N
     findings = check(p, ID_ONLY, NOW)
     assert [f.code for f in findings] == ["encoding"] and "data row 2,001" in findings[0].message
     assert p.rows == 2001 and p.columns["note"].type == "string"
+
+
+# --- unsigned 64-bit integers ----------------------------------------------------------------------------
+
+UNSIGNED = contract("columns: {id: {type: integer, min: 0}}")
+
+
+def test_unsigned_64_bit_integers_above_2_63_in_a_csv_are_integers() -> None:
+    big = [2**64 - 1, 2**63, 12345678901234567890]
+    rows = b"".join(b"%d\n" % i for i in range(3000)) + b"".join(b"%d\n" % v for v in big)
+    p = run(b"id\n" + rows, UNSIGNED, "csv")
+    col = p.columns["id"]
+    assert (col.type, col.count, col.invalid, col.min, col.max) == ("integer", 3003, 0, 0, 2**64 - 1)
+    assert check(p, UNSIGNED, NOW) == []
+
+
+def test_integers_that_fit_no_64_bit_column_are_wrong_type_with_the_first_one_named() -> None:
+    p = run(b"id\n-1\n18446744073709551615\n18446744073709551616\n", UNSIGNED, "csv")
+    findings = {f.code: f.message for f in check(p, UNSIGNED, NOW)}
+    assert "2 values not of type integer, e.g. '18446744073709551615' (first at data row 2)" in findings["wrong_type"]
