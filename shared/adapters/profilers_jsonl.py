@@ -7,6 +7,7 @@ stopping the read) and each chunk of rows becomes Arrow arrays for the shared co
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import IO, Any
@@ -50,6 +51,22 @@ def _lines(source: IO[bytes], limit: int) -> Iterator[bytes]:
             raise _LineTooLong
     if pending:
         yield pending
+
+
+# A \uD800-\uDFFF escape: json.loads pairs a high and a low one into one character and leaves a lone
+# one in the text as a surrogate code point, which no UTF-8 encoder (stdout, a report, a table) accepts.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(obj: dict[str, Any]) -> bool:
+    return any(_LONE.search(k) for k in obj) or any(isinstance(v, str) and _LONE.search(v) for v in obj.values())
+
+
+def _replace_lone_surrogates(obj: dict[str, Any]) -> dict[str, Any]:
+    """Keys and text values with each lone surrogate replaced by U+FFFD (nested values are shown as
+    escaped JSON text, which is safe as it is)."""
+    return {_LONE.sub("\ufffd", k): _LONE.sub("\ufffd", v) if isinstance(v, str) else v for k, v in obj.items()}
 
 
 def _valid(value: Any, target: str) -> Any:
@@ -144,7 +161,7 @@ class _Columns:
 def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: Limits,
                   progress: Progress | None) -> Profile:
     columns = _Columns(contract, limits.max_columns)
-    rows = bad_json = bad_text = 0
+    rows = bad_json = bad_text = surrogates = first_surrogate = 0
     first_bad: tuple[int, str] | None = None
     first_text = 0
     stop: Finding | None = None
@@ -166,6 +183,10 @@ def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: L
                 bad_json += 1
                 first_bad = first_bad or (line_no, "is not a JSON object")
                 continue
+            if b"\\u" in line and _SURROGATE_ESCAPE.search(line) and _has_lone_surrogate(obj):
+                obj = _replace_lone_surrogates(obj)
+                surrogates += 1
+                first_surrogate = first_surrogate or line_no
             columns.add_row(obj)
             rows += 1
             if columns.rows_in_chunk >= _CHUNK_ROWS:
@@ -192,6 +213,11 @@ def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: L
     if bad_text:
         problems.append(Finding("encoding", FAIL, f"{count_of(bad_text, 'line')} skipped: invalid UTF-8 "
                                                   f"(first: line {first_text:,})"))
+    if surrogates:
+        verb = "holds" if surrogates == 1 else "hold"
+        problems.append(Finding("encoding", FAIL, f"{count_of(surrogates, 'line')} {verb} a lone UTF-16 surrogate "
+                                                  "escape (e.g. \\ud800), which is not Unicode text; shown as "
+                                                  f"\ufffd (first: line {first_surrogate:,})"))
     if stop is not None:
         problems.append(stop)
     if rows == 0 and not problems:

@@ -9,6 +9,7 @@ import base64
 import csv
 import io
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -275,3 +276,34 @@ def test_integers_that_fit_no_64_bit_column_are_wrong_type_with_the_first_one_na
     p = run(b"id\n-1\n18446744073709551615\n18446744073709551616\n", UNSIGNED, "csv")
     findings = {f.code: f.message for f in check(p, UNSIGNED, NOW)}
     assert "2 values not of type integer, e.g. '18446744073709551615' (first at data row 2)" in findings["wrong_type"]
+
+
+# --- lone surrogates and names that are not UTF-8 -----------------------------------------------------------
+
+
+def validate_json(data_path: Path, contract_text: str) -> tuple[int, dict[str, object], str]:
+    contract_file = data_path.parent / "contract.yaml"
+    contract_file.write_text(contract_text)
+    proc = subprocess.run([sys.executable, "-m", "cli.validate", os.fsencode(data_path), "--contract",
+                           str(contract_file), "--json"], cwd=ROOT, capture_output=True, timeout=60, check=False)
+    stdout = proc.stdout.decode("utf-8")              # must be UTF-8 text, one JSON document
+    return proc.returncode, json.loads(stdout), proc.stderr.decode("utf-8", "replace")
+
+
+def test_a_jsonl_key_holding_a_lone_surrogate_is_an_encoding_finding_and_json_output_survives(
+        tmp_path: Path) -> None:
+    data = tmp_path / "events.jsonl"
+    data.write_bytes(b'{"id": 1, "\\ud800name": 2, "label": "x\\udc00"}\n{"id": 2, "label": "\\ud83d\\ude00"}\n')
+    code, report, err = validate_json(data, "columns: {id: {type: integer}}\n")
+    assert code == 2 and "Traceback" not in err
+    assert [f["code"] for f in report["findings"]] == ["encoding"]   # type: ignore[index]
+    assert "1 line holds a lone" in report["findings"][0]["message"]        # type: ignore[index]  # the pair is fine
+    assert "\ufffdname" in report["profile"]["columns"]              # type: ignore[index]
+
+
+def test_a_file_whose_name_is_not_utf8_is_validated_and_reported(tmp_path: Path) -> None:
+    data = Path(os.fsdecode(os.fsencode(tmp_path) + b"/scores-\xff.csv"))
+    data.write_bytes(b"id\n1\n2\n")
+    code, report, err = validate_json(data, "columns: {id: {type: integer}}\n")
+    assert (code, report["status"]) == (0, "pass"), err
+    assert str(report["file"]).endswith("scores-\udcff.csv")
