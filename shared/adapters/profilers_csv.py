@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from shared.adapters import profilers_csv_dialect as dialect
 from shared.adapters.profilers_arrow import ARROW_TYPES, ColumnStats, empty_text, null_text
 from shared.adapters.profilers_io import (
     CorruptGzip,
@@ -98,6 +99,7 @@ class _Pass:
             parse_options=pcsv.ParseOptions(delimiter=opts.delimiter, quote_char=opts.quote or False,
                                             newlines_in_values=True, invalid_row_handler=self.on_invalid_row),
             convert_options=pcsv.ConvertOptions(column_types=self.column_types(), null_values=NULL_VALUES,
+                                                decimal_point=opts.decimal,
                                                 strings_can_be_null=False))   # empties: counted by ColumnStats
         self.names = [self._display(i, n) for i, n in enumerate(reader.schema.names)]
         self.stats = [ColumnStats(n, self.contract, check_formulas=True, empty_is_null=True) for n in self.names]
@@ -136,8 +138,10 @@ class _Pass:
         arrow_type = ARROW_TYPES[target]()
         if pa.types.is_string(arr.type):   # an empty cell is an empty value, not a bad one
             arr = pc.if_else(pc.equal(arr, empty_text()), null_text(), arr)
+        decimal = self.contract.csv.decimal
         try:
-            return pc.cast(arr, arrow_type)
+            if target != "float" or decimal == ".":   # a cast would take "1.5" in a decimal-comma file
+                return pc.cast(arr, arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
         if target == "integer":
@@ -154,7 +158,7 @@ class _Pass:
         bad = 0
         first: tuple[str, int] | None = None
         for i, text in enumerate(arr.to_pylist()):
-            value = None if text is None else _convert(text, target)
+            value = None if text is None else _convert(text, target, decimal)
             if value is _BAD:
                 bad += 1
                 if first is None:
@@ -197,9 +201,13 @@ class _Pass:
 _BAD = object()
 
 
-def _convert(text: str, target: str) -> Any:
+def _convert(text: str, target: str, decimal: str = ".") -> Any:
     """One text value as ``target``'s Python type, or _BAD."""
     text = text.strip()
+    if target == "float" and decimal != ".":
+        if "." in text:
+            return _BAD
+        text = text.replace(decimal, ".")
     try:
         if target == "integer":
             return int(text) if _INT.fullmatch(text) and -(2**63) <= int(text) <= _UINT64_MAX else _BAD
@@ -263,6 +271,10 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
     if len(header) > limits.max_columns:
         return _failed(fmt, size, "too_many_columns", f"the header has {len(header):,} columns, above the "
                                                       f"limit {limits.max_columns:,}")
+    # another dialect (a spreadsheet export) breaks every row alike: one finding with the fix, not a cascade
+    text = head.decode("utf-8" if utf8 else encoding, errors="replace")
+    if problem := dialect.header_not_decodable(head, encoding) or dialect.wrong_delimiter(text, contract):
+        return _failed(fmt, size, problem.code, problem.message)
     lenient: dict[str, str | None] = {}
     binary: set[str] = set()
     for _attempt in range(len(header) + 4):
@@ -341,7 +353,8 @@ def _profile(state: _Pass, fmt: str, size: int, content: int | None, stop: Findi
         if state.bad_text_first:
             where = f" (first in column {state.bad_text_first[0]!r} at data row {state.bad_text_first[1]:,})"
         problems.append(Finding("encoding", FAIL, f"invalid {state.contract.csv.encoding} in "
-                                                  f"{count_of(count, 'value')}{where}"))
+                                                  f"{count_of(count, 'value')}{where}"
+                                                  f"{dialect.encoding_hint(b'', state.contract.csv.encoding)}"))
     unraisable.clear()
     if state.runaway is not None:
         name, row = state.runaway

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from shared.core.partition import PartitionPattern
-from shared.core.typed import ByteSize, Duration, Path, Problem
+from shared.core.typed import ByteSize, Duration, Invalid, Path, Problem
 
 
 def _frozen(**items: str) -> Mapping[str, str]:
@@ -101,6 +101,14 @@ class CsvOptions:
     header: bool = True
     encoding: str = "utf-8"
     quote: str = '"'
+    decimal: Literal[".", ","] = "."    # "," for spreadsheet exports in most of Europe (0,5)
+
+    def __post_init__(self) -> None:
+        if len(self.delimiter) != 1:
+            raise Invalid(f"csv.delimiter must be one character, got {self.delimiter!r}")
+        if self.decimal == self.delimiter:
+            raise Invalid(f"csv.decimal and csv.delimiter are both {self.decimal!r}; a decimal comma needs "
+                          "another delimiter (spreadsheets use ';')")
 
 
 @dataclass(frozen=True)

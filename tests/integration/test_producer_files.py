@@ -307,3 +307,61 @@ def test_a_file_whose_name_is_not_utf8_is_validated_and_reported(tmp_path: Path)
     code, report, err = validate_json(data, "columns: {id: {type: integer}}\n")
     assert (code, report["status"]) == (0, "pass"), err
     assert str(report["file"]).endswith("scores-\udcff.csv")
+
+
+# --- spreadsheet exports: BOM, ';', decimal comma, Windows-1252 ---------------------------------------------
+
+EXPORT_COLUMNS = """
+columns:
+  id: {type: integer, nullable: false}
+  score: {type: float, min: 0, max: 1}
+  amount: {type: float}
+  label: {type: string}
+"""
+
+
+def excel_export(encoding: str = "utf-8-sig") -> bytes:
+    """What Excel writes as "CSV UTF-8" in a German or French locale: BOM, ';', decimal comma, CRLF."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["id", "score", "amount", "label"])
+    for i in range(500):
+        writer.writerow([i, f"{(i % 100) / 100:.2f}".replace(".", ","), f"{i * 1.5:.1f}".replace(".", ","),
+                         "Straße; Ecke" if i % 7 == 0 else "café"])
+    return out.getvalue().encode(encoding)
+
+
+def test_an_excel_export_read_with_its_settings_passes_and_is_profiled_right() -> None:
+    c = contract("csv: {delimiter: ';', decimal: ','}" + EXPORT_COLUMNS)
+    p = run(excel_export(), c, "csv")
+    assert check(p, c, NOW) == []
+    assert (p.columns["score"].max, p.columns["amount"].max, p.columns["id"].max) == (0.99, 748.5, 499)
+
+
+def test_an_excel_export_under_default_settings_is_one_finding_naming_delimiter_and_decimal() -> None:
+    c = contract(EXPORT_COLUMNS)
+    findings = check(run(excel_export(), c, "csv"), c, NOW)
+    assert [(f.code, f.message.split("; set ")[-1]) for f in findings] == [
+        ("wrong_delimiter", "csv: {delimiter: ';', decimal: ','}")]
+
+
+def test_an_excel_export_with_only_the_delimiter_set_names_the_decimal_fix_per_float_column() -> None:
+    c = contract("csv: {delimiter: ';'}" + EXPORT_COLUMNS)
+    findings = check(run(excel_export(), c, "csv"), c, NOW)
+    assert {f.code for f in findings} == {"wrong_type"}
+    assert all(f.message.endswith("set csv: {decimal: ','}") for f in findings) and len(findings) == 2
+
+
+def test_a_windows_1252_export_under_a_utf8_contract_is_one_encoding_finding_naming_the_fix() -> None:
+    c = contract("csv: {delimiter: ';', decimal: ','}" + EXPORT_COLUMNS)
+    findings = check(run(excel_export("cp1252"), c, "csv"), c, NOW)
+    assert [f.code for f in findings] == ["encoding"] and "set csv: {encoding: cp1252}" in findings[0].message
+    fixed = contract("csv: {delimiter: ';', decimal: ',', encoding: cp1252}" + EXPORT_COLUMNS)
+    assert check(run(excel_export("cp1252"), fixed, "csv"), fixed, NOW) == []
+
+
+def test_a_tab_separated_file_under_a_comma_contract_is_one_finding() -> None:
+    c = contract(EXPORT_COLUMNS)
+    data = b"id\tscore\tamount\tlabel\n" + b"".join(b"%d\t0.5\t1.0\tx\n" % i for i in range(20))
+    assert [(f.code, f.message.split("; set ")[-1]) for f in check(run(data, c, "csv"), c, NOW)] == [
+        ("wrong_delimiter", "csv: {delimiter: '\\t'}")]
