@@ -32,6 +32,9 @@ class Encryption:
 
 
 class _Reader:
+    """A cursor over the footer. ``skip`` is the hot path (every field of every column chunk goes
+    through it), so it reads bytes inline rather than through the small helpers."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.pos = 0
@@ -54,11 +57,6 @@ class _Reader:
             if shift > 70:
                 raise FooterError("a varint runs on")
 
-    def skip_bytes(self, n: int) -> None:
-        if n < 0 or self.pos + n > len(self.data):
-            raise FooterError("a value runs past the footer")
-        self.pos += n
-
     def field(self, last: int) -> tuple[int, int]:
         """(field id, type) of the next field of a struct; type 0 is the struct's end."""
         head = self.byte()
@@ -78,42 +76,92 @@ class _Reader:
             size = self.varint()
         return size, head & 0x0F
 
-    def skip(self, kind: int, depth: int = 0) -> None:
-        if depth > _MAX_DEPTH:
-            raise FooterError("the footer nests too deeply")
-        if kind in (_TRUE, _FALSE):
-            return
-        if kind == _BYTE:
-            self.skip_bytes(1)
-        elif kind in (_I16, _I32, _I64):
-            self.varint()
-        elif kind == _DOUBLE:
-            self.skip_bytes(8)
-        elif kind == _BINARY:
-            self.skip_bytes(self.varint())
-        elif kind in (_LIST, _SET):
-            size, inner = self.list_header()
+    def skip(self, kind: int) -> None:
+        try:
+            self.pos = _skip(self.data, self.pos, kind, 0)
+        except IndexError as exc:
+            raise FooterError("the footer ends inside a value") from exc
+        if self.pos > len(self.data):
+            raise FooterError("a value runs past the footer")
+
+
+def _varint_end(data: bytes, pos: int) -> int:
+    start = pos
+    while data[pos] & 0x80:
+        pos += 1
+        if pos - start > 10:
+            raise FooterError("a varint runs on")
+    return pos + 1
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise FooterError("a varint runs on")
+
+
+def _skip(data: bytes, pos: int, kind: int, depth: int) -> int:
+    """The position after a value of Thrift compact type ``kind`` that starts at ``pos``."""
+    if depth > _MAX_DEPTH:
+        raise FooterError("the footer nests too deeply")
+    if kind == _STRUCT:
+        while True:
+            head = data[pos]
+            pos += 1
+            inner = head & 0x0F
+            if inner == 0:
+                return pos
+            if not head >> 4:                       # a long-form field id follows
+                pos = _varint_end(data, pos)
+            if inner in (_I16, _I32, _I64):
+                pos = _varint_end(data, pos)
+            elif inner == _BINARY:
+                size, pos = _varint(data, pos)
+                pos += size
+            elif inner not in (_TRUE, _FALSE):
+                pos = _skip(data, pos, inner, depth + 1)
+            if pos > len(data):
+                raise FooterError("a value runs past the footer")
+    if kind in (_TRUE, _FALSE):
+        return pos
+    if kind == _BYTE:
+        return pos + 1
+    if kind in (_I16, _I32, _I64):
+        return _varint_end(data, pos)
+    if kind == _DOUBLE:
+        return pos + 8
+    if kind == _BINARY:
+        size, pos = _varint(data, pos)
+        return pos + size
+    if kind in (_LIST, _SET):
+        head = data[pos]
+        pos += 1
+        size, inner = head >> 4, head & 0x0F
+        if size == 15:
+            size, pos = _varint(data, pos)
+        for _ in range(size):
+            pos = pos + 1 if inner in (_TRUE, _FALSE) else _skip(data, pos, inner, depth + 1)
+            if pos > len(data):
+                raise FooterError("a list runs past the footer")
+        return pos
+    if kind == _MAP:
+        size, pos = _varint(data, pos)
+        if size:
+            types = data[pos]
+            pos += 1
             for _ in range(size):
-                if inner in (_TRUE, _FALSE):   # booleans in a list take one byte each
-                    self.skip_bytes(1)
-                else:
-                    self.skip(inner, depth + 1)
-        elif kind == _MAP:
-            size = self.varint()
-            if size:
-                types = self.byte()
-                for _ in range(size):
-                    self.skip(types >> 4, depth + 1)
-                    self.skip(types & 0x0F, depth + 1)
-        elif kind == _STRUCT:
-            last = 0
-            while True:
-                last, inner = self.field(last)
-                if inner == 0:
-                    return
-                self.skip(inner, depth + 1)
-        else:
-            raise FooterError(f"unknown Thrift type {kind}")
+                pos = _skip(data, _skip(data, pos, types >> 4, depth + 1), types & 0x0F, depth + 1)
+                if pos > len(data):
+                    raise FooterError("a map runs past the footer")
+        return pos
+    raise FooterError(f"unknown Thrift type {kind}")
 
 
 def encryption(footer: bytes) -> Encryption:
