@@ -72,7 +72,7 @@ def _replace_lone_surrogates(obj: dict[str, Any]) -> dict[str, Any]:
 def _valid(value: Any, target: str) -> Any:
     """``value`` as the Python value of the contract type ``target``, or _BAD."""
     if target == "integer":
-        return value if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63 \
+        return value if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**64 \
             else _BAD
     if target == "float":
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _BAD
@@ -153,9 +153,21 @@ class _Columns:
                     first = (json.dumps(value)[:60], self.chunk_start + self.rows_at[name][i] + 1)
                 ok = None
             converted.append(ok)
+        arrow_type = ARROW_TYPES[target]()
+        if target == "integer" and any(v is not None and v >= 2**63 for v in converted):
+            if all(v is None or v >= 0 for v in converted):
+                arrow_type = pa.uint64()      # unsigned 64-bit ids above 2^63 - 1 are integers too
+            else:  # beside negatives they fit no 64-bit column: the large ones are bad
+                for i, v in enumerate(converted):
+                    if v is not None and v >= 2**63:
+                        bad += 1
+                        converted[i] = None
+                        row = self.chunk_start + self.rows_at[name][i] + 1
+                        if first is None or row < first[1]:
+                            first = (str(v), row)
         if first is not None:
             self.stats[name].add_invalid(bad, first[0], first[1])
-        return pa.array(converted, ARROW_TYPES[target]())
+        return pa.array(converted, arrow_type)
 
 
 def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: Limits,

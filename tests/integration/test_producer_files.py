@@ -365,3 +365,12 @@ def test_a_tab_separated_file_under_a_comma_contract_is_one_finding() -> None:
     data = b"id\tscore\tamount\tlabel\n" + b"".join(b"%d\t0.5\t1.0\tx\n" % i for i in range(20))
     assert [(f.code, f.message.split("; set ")[-1]) for f in check(run(data, c, "csv"), c, NOW)] == [
         ("wrong_delimiter", "csv: {delimiter: '\\t'}")]
+
+
+def test_unsigned_64_bit_integers_in_json_lines_are_integers_too() -> None:
+    lines = b"".join(b'{"id": %d}\n' % v for v in (1, 2**63, 2**64 - 1))
+    p = run(lines, UNSIGNED, "jsonl")
+    assert (p.columns["id"].type, p.columns["id"].max, p.columns["id"].invalid) == ("integer", 2**64 - 1, 0)
+    assert check(p, UNSIGNED, NOW) == []
+    mixed = run(b'{"id": -1}\n{"id": 18446744073709551615}\n{"id": 1180591620717411303424}\n', UNSIGNED, "jsonl")
+    assert mixed.columns["id"].invalid == 2 and mixed.columns["id"].invalid_row == 2
