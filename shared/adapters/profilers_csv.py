@@ -272,7 +272,7 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
         return _failed(fmt, size, "too_many_columns", f"the header has {len(header):,} columns, above the "
                                                       f"limit {limits.max_columns:,}")
     # another dialect (a spreadsheet export) breaks every row alike: one finding with the fix, not a cascade
-    text = head.decode("utf-8" if utf8 else encoding, errors="replace")
+    text = head[:1 << 16].decode("utf-8" if utf8 else encoding, errors="replace")   # the header and a sample
     if problem := dialect.header_not_decodable(head, encoding) or dialect.wrong_delimiter(text, contract):
         return _failed(fmt, size, problem.code, problem.message)
     lenient: dict[str, str | None] = {}
