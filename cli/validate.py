@@ -113,11 +113,23 @@ def _validate(args: argparse.Namespace) -> int:
         findings += history_checks(profile, contract, history, path, now)
     report = build_report(profile, findings, file=str(path))
     if args.json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json_text(report) + "\n")
         _human(report, sys.stderr)
     else:
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # a file name's stray bytes
         _human(report, sys.stdout)
     return EXIT[report["status"]]
+
+
+def _json_text(report: dict[str, Any]) -> str:
+    """The report as JSON text, readable where it can be; escaped (\\udcff) where a value holds a lone
+    surrogate, e.g. a file name whose bytes are not UTF-8, which UTF-8 cannot carry."""
+    text = json.dumps(report, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(report)
+    return text
 
 
 def _human(report: dict[str, Any], out: IO[str]) -> None:

@@ -389,6 +389,8 @@ def parse_yaml_as(cls: type[Any], text: str, source: str) -> Any:
     obj, typed_problems = coerce(cls, data)
     if obj is not None and hasattr(obj, "datasets"):
         typed_problems += spec.check(obj)
+    elif isinstance(obj, spec.Contract):
+        typed_problems += spec.check_contract(obj)
     problems += render_problems(typed_problems, lines, source)
     if problems:
         raise ConfigError(problems, source)

@@ -7,6 +7,7 @@ must return (1 warn, 2 fail). ``BENIGN`` are look-alikes that must pass.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyarrow.parquet.encryption as pe
 
 CONTRACT = """\
 columns:
@@ -112,6 +114,49 @@ def _parquet_with(**columns: pa.Array) -> bytes:
         else:
             table = table.append_column(name, arr)
     return _parquet(table)
+
+
+class _Base64Kms(pe.KmsClient):
+    """Wraps keys by base64: enough to write a file as an encrypting producer does."""
+
+    def wrap_key(self, key_bytes: bytes, master_key_identifier: str) -> bytes:
+        return base64.b64encode(key_bytes)
+
+    def unwrap_key(self, wrapped_key: bytes, master_key_identifier: str) -> bytes:
+        return base64.b64decode(wrapped_key)
+
+
+def _parquet_encrypted_columns() -> bytes:
+    """Modular encryption of score and label under a plaintext footer (pyarrow used to SIGABRT on it)."""
+    config = pe.EncryptionConfiguration(footer_key="footer", column_keys={"col": ["score", "label"]},
+                                        plaintext_footer=True, double_wrapping=False)
+    props = pe.CryptoFactory(lambda _c: _Base64Kms()).file_encryption_properties(pe.KmsConnectionConfig(), config)
+    return _parquet(_good_table(), encryption_properties=props)
+
+
+def _parquet_checksum_mismatch() -> bytes:
+    """Page checksums on (Spark's default), one byte flipped inside a value of the score page."""
+    data = bytearray(_parquet(_good_table(5000), write_page_checksum=True, compression="none",
+                              use_dictionary=False))
+    chunk = pq.ParquetFile(io.BytesIO(bytes(data))).metadata.row_group(0).column(2)
+    data[chunk.data_page_offset + chunk.total_compressed_size - 100] ^= 0x10
+    return bytes(data)
+
+
+def _parquet_int96_end_of_time() -> bytes:
+    table = _good_table().set_column(1, "ts", pa.array([253402300799_000_000] * 1000, pa.timestamp("us", tz="UTC")))
+    return _parquet(table, use_deprecated_int96_timestamps=True, store_schema=False)
+
+
+def _excel_export() -> bytes:
+    """BOM, ';' and decimal commas, CRLF: Excel's "CSV UTF-8" in a German locale."""
+    text = HEADER.decode().replace(",", ";") + "".join(f"{i};{TS};0,{i % 10};label{i}\n" for i in range(1, 6))
+    return b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+
+
+def _multiline_quoted(n: int = 40_000) -> bytes:
+    """RFC 4180 values spanning lines across several 1 MB blocks of the reader."""
+    return HEADER + b"".join(f'{i},{TS},0.5,"line one\nline two {i}"\n'.encode() for i in range(n))
 
 
 def _jsonl(objs: list[object]) -> bytes:
@@ -226,6 +271,11 @@ CASES: tuple[Case, ...] = (
     Case("timestamp_beyond_year_9999.parquet",
          lambda: _parquet_with(ts=pa.array([2**63 - 1] * 10, pa.timestamp("us", tz="UTC"))), ("out_of_range",),
          contract=CONTRACT.replace("ts: {type: timestamp}", "ts: {type: timestamp, max: '2030-01-01T00:00:00Z'}")),
+    Case("encrypted_columns.parquet", _parquet_encrypted_columns, ("unreadable",)),
+    Case("checksum_mismatch.parquet", _parquet_checksum_mismatch, ("unreadable",)),
+    Case("excel_export.csv", _excel_export, ("wrong_delimiter",)),
+    Case("lone_surrogate_key.jsonl", lambda: _jsonl(_good_objs()) + b'{"id": 9, "\\ud800": 1}\n', ("encoding",)),
+    Case("cp1252_header.csv", lambda: b"id,ts,score,label,caf\xe9\n" + rows(), ("encoding",)),
     Case("year_9999.csv", lambda: GOOD.replace(b"2026-11-20T06", b"9999-12-31T23"), ("out_of_range",),
          contract=CONTRACT.replace("ts: {type: timestamp}", "ts: {type: timestamp, max: '2030-01-01T00:00:00Z'}")),
 )
@@ -240,6 +290,11 @@ BENIGN: tuple[Case, ...] = (
     Case("two_members.csv.gz", lambda: gzip.compress(GOOD) + gzip.compress(rows(3, 6)), (), exit=0),
     Case("good.jsonl", lambda: _jsonl(_good_objs()), (), exit=0),
     Case("good.parquet", lambda: _parquet(_good_table()), (), exit=0),
+    Case("multiline_quoted_big.csv", _multiline_quoted, (), exit=0),
+    Case("int96_end_of_time.parquet", _parquet_int96_end_of_time, (), exit=0),
+    Case("uint64_ids.csv", lambda: HEADER + b"18446744073709551615" + rows()[1:], (), exit=0),
+    Case("excel_export_with_settings.csv", _excel_export, (), exit=0,
+         contract=CONTRACT + "csv: {delimiter: ';', decimal: ','}\n"),
 )
 
 

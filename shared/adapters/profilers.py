@@ -42,7 +42,8 @@ def profile_file(source: Source, contract: Contract, *, fmt: str, size: int | No
     if isinstance(source, (str, os.PathLike)):
         import pyarrow as pa  # a native file: pyarrow reads it without going through Python per block
 
-        with pa.OSFile(os.fspath(source)) as fh:
+        # bytes: a name that is not valid UTF-8 (surrogate-escaped by Python) would not encode as text
+        with pa.OSFile(os.fsencode(source)) as fh:
             return profile_file(fh, contract, fmt=fmt, size=fh.size(), limits=limits, progress=progress)
     if size is None:
         size = source.seek(0, io.SEEK_END)

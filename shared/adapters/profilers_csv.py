@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from shared.adapters import profilers_csv_dialect as dialect
 from shared.adapters.profilers_arrow import ARROW_TYPES, ColumnStats, empty_text, null_text
 from shared.adapters.profilers_io import (
     CorruptGzip,
@@ -38,7 +39,8 @@ from shared.core.spec import Contract
 FAIL = Severity.FAIL
 NULL_VALUES = ["", "NULL", "null", "NA", "N/A", "n/a", "#N/A"]   # not NaN: that is a float, counted apart
 _CONVERSION = re.compile(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+): (.*)", re.S)
-_INT = re.compile(r"[+-]?\d{1,19}")
+_INT = re.compile(r"[+-]?\d{1,20}")
+_INT64_MAX, _UINT64_MAX = 2**63 - 1, 2**64 - 1
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 
 
@@ -91,17 +93,23 @@ class _Pass:
             read_options=pcsv.ReadOptions(block_size=limits.max_line_bytes, use_threads=use_threads(limits),
                                           autogenerate_column_names=not opts.header,
                                           encoding="utf8" if self.utf8 else opts.encoding),
+            # RFC 4180 lets a quoted value span lines; pyarrow's default chunker cuts blocks at any
+            # newline and then reports a valid file as out of sync. Measured: no cost on one core
+            # (bench/RESULTS.md, "Quoted values that span lines").
             parse_options=pcsv.ParseOptions(delimiter=opts.delimiter, quote_char=opts.quote or False,
-                                            invalid_row_handler=self.on_invalid_row),
+                                            newlines_in_values=True, invalid_row_handler=self.on_invalid_row),
             convert_options=pcsv.ConvertOptions(column_types=self.column_types(), null_values=NULL_VALUES,
+                                                decimal_point=opts.decimal,
                                                 strings_can_be_null=False))   # empties: counted by ColumnStats
         self.names = [self._display(i, n) for i, n in enumerate(reader.schema.names)]
         self.stats = [ColumnStats(n, self.contract, check_formulas=True, empty_is_null=True) for n in self.names]
         for batch in reader:
             for i, column in enumerate(batch.columns):
                 name = self.names[i]
+                # an untyped column whose first block is not valid UTF-8 is inferred as binary: decode it
+                # here so its bad bytes are counted (`encoding`), as they are in a typed column
                 arr = self._coerce(column, name, self.stats[i]) \
-                    if name in self.lenient or name in self.binary else column
+                    if name in self.lenient or name in self.binary or pa.types.is_binary(column.type) else column
                 self.stats[i].add(arr)
                 if self.runaway is None and pa.types.is_string(arr.type) and len(arr):
                     self._check_runaway(arr, name)
@@ -130,10 +138,17 @@ class _Pass:
         arrow_type = ARROW_TYPES[target]()
         if pa.types.is_string(arr.type):   # an empty cell is an empty value, not a bad one
             arr = pc.if_else(pc.equal(arr, empty_text()), null_text(), arr)
+        decimal = self.contract.csv.decimal
         try:
-            return pc.cast(arr, arrow_type)
+            if target != "float" or decimal == ".":   # a cast would take "1.5" in a decimal-comma file
+                return pc.cast(arr, arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+        if target == "integer":
+            try:  # ids and hashes written as unsigned 64-bit (above 2^63 - 1) are integers too
+                return pc.cast(arr, pa.uint64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
         if target == "timestamp":
             try:  # timestamps without a zone offset: taken as UTC
                 return pc.cast(pc.cast(arr, pa.timestamp("us")), arrow_type)
@@ -143,13 +158,23 @@ class _Pass:
         bad = 0
         first: tuple[str, int] | None = None
         for i, text in enumerate(arr.to_pylist()):
-            value = None if text is None else _convert(text, target)
+            value = None if text is None else _convert(text, target, decimal)
             if value is _BAD:
                 bad += 1
                 if first is None:
                     first = (text, self.rows + i + 1)
                 value = None
             values.append(value)
+        if target == "integer" and any(v is not None and v > _INT64_MAX for v in values):
+            if all(v is None or v >= 0 for v in values):
+                arrow_type = pa.uint64()
+            else:  # negatives beside values above 2^63 - 1 fit no 64-bit column: the large ones are bad
+                for i, v in enumerate(values):
+                    if v is not None and v > _INT64_MAX:
+                        bad += 1
+                        values[i] = None
+                        if first is None or self.rows + i + 1 < first[1]:
+                            first = (str(v), self.rows + i + 1)
         if first is not None:
             stats.add_invalid(bad, first[0][:60], first[1])
         return pa.array(values, type=arrow_type)
@@ -176,12 +201,16 @@ class _Pass:
 _BAD = object()
 
 
-def _convert(text: str, target: str) -> Any:
+def _convert(text: str, target: str, decimal: str = ".") -> Any:
     """One text value as ``target``'s Python type, or _BAD."""
     text = text.strip()
+    if target == "float" and decimal != ".":
+        if "." in text:
+            return _BAD
+        text = text.replace(decimal, ".")
     try:
         if target == "integer":
-            return int(text) if _INT.fullmatch(text) and -(2**63) <= int(text) < 2**63 else _BAD
+            return int(text) if _INT.fullmatch(text) and -(2**63) <= int(text) <= _UINT64_MAX else _BAD
         if target == "float":
             return float(text) if "_" not in text else _BAD
         if target == "boolean":
@@ -242,6 +271,10 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
     if len(header) > limits.max_columns:
         return _failed(fmt, size, "too_many_columns", f"the header has {len(header):,} columns, above the "
                                                       f"limit {limits.max_columns:,}")
+    # another dialect (a spreadsheet export) breaks every row alike: one finding with the fix, not a cascade
+    text = head[:1 << 16].decode("utf-8" if utf8 else encoding, errors="replace")   # the header and a sample
+    if problem := dialect.header_not_decodable(head, encoding) or dialect.wrong_delimiter(text, contract):
+        return _failed(fmt, size, problem.code, problem.message)
     lenient: dict[str, str | None] = {}
     binary: set[str] = set()
     for _attempt in range(len(header) + 4):
@@ -279,8 +312,10 @@ def _run(state: _Pass, source: IO[bytes], fmt: str, size: int, limits: Limits, p
         if m := _CONVERSION.search(text):
             return _Restart(m.group(1), m.group(2), m.group(3))
         if "straddling" in text or "straddles" in text:
-            stop = Finding("line_too_long", FAIL, f"a line is longer than {limits.max_line_bytes:,} bytes, "
-                                                  "the reader's limit; reading stopped")
+            # quoted values may span lines, so an unclosed quote also ends here: say so
+            stop = Finding("line_too_long", FAIL, f"a row is longer than {limits.max_line_bytes:,} bytes, "
+                                                  "the reader's limit (or a quote is never closed); "
+                                                  "reading stopped")
         elif "Empty CSV file" in text:
             return _empty(fmt, size, fmt == "csv.gz")
         elif "CSV parse error" in text and unraisable:
@@ -318,7 +353,8 @@ def _profile(state: _Pass, fmt: str, size: int, content: int | None, stop: Findi
         if state.bad_text_first:
             where = f" (first in column {state.bad_text_first[0]!r} at data row {state.bad_text_first[1]:,})"
         problems.append(Finding("encoding", FAIL, f"invalid {state.contract.csv.encoding} in "
-                                                  f"{count_of(count, 'value')}{where}"))
+                                                  f"{count_of(count, 'value')}{where}"
+                                                  f"{dialect.encoding_hint(b'', state.contract.csv.encoding)}"))
     unraisable.clear()
     if state.runaway is not None:
         name, row = state.runaway

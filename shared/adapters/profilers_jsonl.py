@@ -7,6 +7,7 @@ stopping the read) and each chunk of rows becomes Arrow arrays for the shared co
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import IO, Any
@@ -52,10 +53,26 @@ def _lines(source: IO[bytes], limit: int) -> Iterator[bytes]:
         yield pending
 
 
+# A \uD800-\uDFFF escape: json.loads pairs a high and a low one into one character and leaves a lone
+# one in the text as a surrogate code point, which no UTF-8 encoder (stdout, a report, a table) accepts.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(obj: dict[str, Any]) -> bool:
+    return any(_LONE.search(k) for k in obj) or any(isinstance(v, str) and _LONE.search(v) for v in obj.values())
+
+
+def _replace_lone_surrogates(obj: dict[str, Any]) -> dict[str, Any]:
+    """Keys and text values with each lone surrogate replaced by U+FFFD (nested values are shown as
+    escaped JSON text, which is safe as it is)."""
+    return {_LONE.sub("\ufffd", k): _LONE.sub("\ufffd", v) if isinstance(v, str) else v for k, v in obj.items()}
+
+
 def _valid(value: Any, target: str) -> Any:
     """``value`` as the Python value of the contract type ``target``, or _BAD."""
     if target == "integer":
-        return value if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63 \
+        return value if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**64 \
             else _BAD
     if target == "float":
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _BAD
@@ -136,15 +153,27 @@ class _Columns:
                     first = (json.dumps(value)[:60], self.chunk_start + self.rows_at[name][i] + 1)
                 ok = None
             converted.append(ok)
+        arrow_type = ARROW_TYPES[target]()
+        if target == "integer" and any(v is not None and v >= 2**63 for v in converted):
+            if all(v is None or v >= 0 for v in converted):
+                arrow_type = pa.uint64()      # unsigned 64-bit ids above 2^63 - 1 are integers too
+            else:  # beside negatives they fit no 64-bit column: the large ones are bad
+                for i, v in enumerate(converted):
+                    if v is not None and v >= 2**63:
+                        bad += 1
+                        converted[i] = None
+                        row = self.chunk_start + self.rows_at[name][i] + 1
+                        if first is None or row < first[1]:
+                            first = (str(v), row)
         if first is not None:
             self.stats[name].add_invalid(bad, first[0], first[1])
-        return pa.array(converted, ARROW_TYPES[target]())
+        return pa.array(converted, arrow_type)
 
 
 def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: Limits,
                   progress: Progress | None) -> Profile:
     columns = _Columns(contract, limits.max_columns)
-    rows = bad_json = bad_text = 0
+    rows = bad_json = bad_text = surrogates = first_surrogate = 0
     first_bad: tuple[int, str] | None = None
     first_text = 0
     stop: Finding | None = None
@@ -166,6 +195,10 @@ def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: L
                 bad_json += 1
                 first_bad = first_bad or (line_no, "is not a JSON object")
                 continue
+            if b"\\u" in line and _SURROGATE_ESCAPE.search(line) and _has_lone_surrogate(obj):
+                obj = _replace_lone_surrogates(obj)
+                surrogates += 1
+                first_surrogate = first_surrogate or line_no
             columns.add_row(obj)
             rows += 1
             if columns.rows_in_chunk >= _CHUNK_ROWS:
@@ -192,6 +225,11 @@ def profile_jsonl(source: IO[bytes], contract: Contract, *, size: int, limits: L
     if bad_text:
         problems.append(Finding("encoding", FAIL, f"{count_of(bad_text, 'line')} skipped: invalid UTF-8 "
                                                   f"(first: line {first_text:,})"))
+    if surrogates:
+        verb = "holds" if surrogates == 1 else "hold"
+        problems.append(Finding("encoding", FAIL, f"{count_of(surrogates, 'line')} {verb} a lone UTF-16 surrogate "
+                                                  "escape (e.g. \\ud800), which is not Unicode text; shown as "
+                                                  f"\ufffd (first: line {first_surrogate:,})"))
     if stop is not None:
         problems.append(stop)
     if rows == 0 and not problems:

@@ -1,10 +1,12 @@
 """Parquet profiler: the footer's statistics first, data pages only for the columns a check needs.
 
 Rows, nulls and min/max come from the row groups' statistics, so a contract about schema, nulls,
-ranges, rows, size and freshness reads only the footer. Columns are scanned (pre-buffering off, small
-buffers) only for drift histograms, mean/std of drift columns, allowed values, or when a row group
-lacks the statistics a declared column needs. Parquet statistics ignore NaN, so NaN is seen only in
-scanned columns; infinities show in min/max.
+ranges of non-float columns, rows, size and freshness reads only the footer. Columns are scanned
+(pre-buffering off, small buffers) for drift histograms, mean/std of drift columns, allowed values,
+when a row group lacks the statistics a declared column needs, and for every declared float column:
+statistics leave NaN out, and a declared float column holding NaN fails ``non_finite`` as in a CSV.
+Page checksums (CRC) are verified on every page read; a statistics-only contract reads no page, so
+it cannot see a corrupt one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shared.adapters import parquet_footer
 from shared.adapters.profilers_arrow import ColumnStats, contract_type, py_scalar
 from shared.adapters.profilers_io import Limits, unreadable
 from shared.core.findings import Finding
@@ -78,12 +81,41 @@ def _footer_problem(source: CountingReader, size: int, limits: Limits) -> str | 
     return None
 
 
+def _encryption_problem(source: CountingReader, size: int) -> str | None:
+    """Encrypted columns under a plaintext footer: pyarrow would abort the process on their metadata."""
+    source.seek(size - 8)
+    length = int.from_bytes(source.read(4), "little")
+    source.seek(size - 8 - length)
+    footer = source.read(length)
+    source.seek(0)
+    try:
+        found = parquet_footer.encryption(footer)
+    except parquet_footer.FooterError:
+        return None                          # not the Thrift we expect: pyarrow judges it as before
+    if not found.algorithm and not found.columns:
+        return None
+    try:
+        # the footer alone is a valid Parquet file for pyarrow's schema reader (no column metadata touched)
+        schema = pq.ParquetFile(io.BytesIO(b"PAR1" + footer + length.to_bytes(4, "little") + b"PAR1")).schema
+        names = [schema.column(i).path for i in sorted(found.columns)]
+    except _ERRORS:
+        names = []
+    which = f" ({', '.join(names)})" if names else ""
+    return (f"the Parquet file has encrypted columns{which} (modular encryption, plaintext footer); "
+            "they cannot be read without their keys")
+
+
 def profile_parquet(source: IO[bytes], contract: Contract, *, size: int, limits: Limits) -> Profile:
     counter = CountingReader(source)
-    if problem := _footer_problem(counter, size, limits):
+    if problem := _footer_problem(counter, size, limits) or _encryption_problem(counter, size):
         return unreadable("parquet", size, problem, bytes_read=counter.bytes_read)
     try:
-        pf = pq.ParquetFile(counter, pre_buffer=False, buffer_size=limits.parquet_buffer_bytes)
+        # pages written with a CRC (parquet-mr/Spark by default, pyarrow with write_page_checksum) are
+        # verified as they are read; without it a flipped byte is read as a wrong value
+        # INT96 (Spark's timestamps) read as nanoseconds wraps past 2262: 9999-12-31, the usual "end of
+        # time", would come back as 1816. Microseconds hold years 1–9999, all a datetime can.
+        pf = pq.ParquetFile(counter, pre_buffer=False, buffer_size=limits.parquet_buffer_bytes,
+                            page_checksum_verification=True, coerce_int96_timestamp_unit="us")
         schema = pf.schema_arrow
         meta = pf.metadata
         rows = meta.num_rows
@@ -103,8 +135,12 @@ def profile_parquet(source: IO[bytes], contract: Contract, *, size: int, limits:
                     stats[name].add(batch.column(name))
         except _ERRORS as exc:
             complete = False
-            problems.append(Finding("unreadable", Severity.FAIL, f"the Parquet data pages cannot be read: "
-                                                                 f"{_short(exc)}"))
+            if "checksum verification failed" in str(exc):
+                message = (f"a data page of {_listing(scan)} does not match its checksum: the file is "
+                           "corrupt; reading stopped")
+            else:
+                message = f"the Parquet data pages cannot be read: {_short(exc)}"
+            problems.append(Finding("unreadable", Severity.FAIL, message))
         for name in scan:
             columns[name] = stats[name].result()
     return Profile(format="parquet", bytes=size, rows=rows, columns=columns, problems=tuple(problems),
@@ -156,8 +192,14 @@ def _needs_scan(name: str, col: ColumnProfile, contract: Contract) -> bool:
     rule = contract.columns.get(name)
     if name in contract.drift.columns or (rule is not None and rule.allowed is not None):
         return True
+    if col.type == "float" and rule is not None:
+        return True     # statistics leave NaN out, and a declared float column must not hold any (as in CSV)
     freshness = contract.freshness is not None and contract.freshness.column == name
     return not col.from_statistics and (rule is not None or freshness)
+
+
+def _listing(names: list[str]) -> str:
+    return f"column {names[0]!r}" if len(names) == 1 else "one of the columns " + ", ".join(map(repr, names))
 
 
 def _short(exc: BaseException) -> str:

@@ -35,10 +35,12 @@ def check(profile: Profile, contract: Contract, now: datetime, *, path: str = ""
         return findings
     findings += _check_schema(profile, contract)
     findings += _check_rows(profile, contract)
+    comma_hint = profile.format in ("csv", "csv.gz") and contract.csv.decimal == "." \
+        and contract.csv.delimiter != ","
     for name, rule in contract.columns.items():
         col = profile.columns.get(name)
         if col is not None:
-            findings += _check_column(col, rule, profile.rows)
+            findings += _check_column(col, rule, profile.rows, comma_hint=comma_hint)
     for name, col in profile.columns.items():
         findings += _check_cells(col, declared=name in contract.columns)
     findings += _check_freshness(profile, contract, now, path)
@@ -64,9 +66,9 @@ def _check_schema(profile: Profile, contract: Contract) -> list[Finding]:
         out.append(Finding("duplicate_column", FAIL, f"column {name!r} appears {counts[name]} times "
                                                      "in the header", column=name))
     missing = [n for n, rule in contract.columns.items() if rule.required and n not in profile.columns]
-    hint = _delimiter_hint(profile, contract, missing)
-    if hint:
+    if hint := _delimiter_hint(profile, contract, missing):
         out.append(hint)
+        missing = []            # every declared column is "missing" for the same reason: say it once
     for name in missing:
         out.append(Finding("missing_column", FAIL, f"required column {name!r} is absent", column=name))
     for name in contract.forbidden_columns:
@@ -93,7 +95,8 @@ def _delimiter_hint(profile: Profile, contract: Contract, missing: Sequence[str]
         parts = [p.strip().strip('"') for p in header.split(delim)]
         if len(parts) > 1 and any(p in contract.columns for p in parts):
             return Finding("wrong_delimiter", FAIL, f"the header looks delimited by {delim!r} but the "
-                                                    f"contract says {contract.csv.delimiter!r}")
+                                                    f"contract says {contract.csv.delimiter!r}; set csv: "
+                                                    f"{{delimiter: {delim!r}}}")
     return None
 
 
@@ -119,7 +122,10 @@ def _type_matches(actual: str, declared: str) -> bool:
     return actual in (declared, "null") or (declared, actual) == ("float", "integer")
 
 
-def _check_column(col: ColumnProfile, rule: ColumnRule, rows: int) -> list[Finding]:
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
+def _check_column(col: ColumnProfile, rule: ColumnRule, rows: int, *, comma_hint: bool = False) -> list[Finding]:
     out: list[Finding] = []
     name = col.name
     if rule.type is not None and not _type_matches(col.type, rule.type):
@@ -129,8 +135,11 @@ def _check_column(col: ColumnProfile, rule: ColumnRule, rows: int) -> list[Findi
     if col.invalid:
         where = f" (first at data row {col.invalid_row:,})" if col.invalid_row else ""
         example = f", e.g. {_show(col.invalid_example)}" if col.invalid_example is not None else ""
+        fix = ""
+        if comma_hint and rule.type == "float" and _DECIMAL_COMMA.fullmatch((col.invalid_example or "").strip()):
+            fix = "; numbers with a decimal comma: set csv: {decimal: ','}"
         out.append(Finding("wrong_type", FAIL, f"column {name!r} has {count_of(col.invalid, 'value')} "
-                                               f"not of type {rule.type or col.type}{example}{where}",
+                                               f"not of type {rule.type or col.type}{example}{where}{fix}",
                            column=name))
     total = col.count + col.nulls
     if not rule.nullable and col.nulls:

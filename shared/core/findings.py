@@ -22,7 +22,9 @@ CODES: Mapping[str, str] = MappingProxyType({
     "decompression_limit": "decompressed size or ratio beyond the limit (a zip bomb); reading stopped",
     "too_many_columns": "more columns (or JSON keys) than the reader's limit; reading stopped",
     "duplicate_column": "two columns have the same name",
-    "wrong_delimiter": "the header looks delimited by another character than the contract's",
+    "wrong_delimiter": "the header looks delimited by another character than the contract's; reported once, with "
+                       "the setting to use (and `decimal: \",\"` when the numbers need it), instead of a finding "
+                       "per column",
     # the contract
     "missing_column": "a required column is absent",
     "forbidden_column": "a forbidden column is present",

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from shared.core.partition import PartitionPattern
-from shared.core.typed import ByteSize, Duration, Path, Problem
+from shared.core.typed import ByteSize, Duration, Invalid, Path, Problem
 
 
 def _frozen(**items: str) -> Mapping[str, str]:
@@ -101,6 +101,14 @@ class CsvOptions:
     header: bool = True
     encoding: str = "utf-8"
     quote: str = '"'
+    decimal: Literal[".", ","] = "."    # "," for spreadsheet exports in most of Europe (0,5)
+
+    def __post_init__(self) -> None:
+        if len(self.delimiter) != 1:
+            raise Invalid(f"csv.delimiter must be one character, got {self.delimiter!r}")
+        if self.decimal == self.delimiter:
+            raise Invalid(f"csv.decimal and csv.delimiter are both {self.decimal!r}; a decimal comma needs "
+                          "another delimiter (spreadsheets use ';')")
 
 
 @dataclass(frozen=True)
@@ -252,7 +260,41 @@ def check(config: PipelinesConfig) -> list[Problem]:
                                         "know which batches to run"))
         if ds.output is not None:
             problems += _check_staleness(ds.output.staleness, (*at, "output", "staleness"))
+            problems += check_contract(ds.output.contract, (*at, "output", "contract"))
+    problems += _check_output_prefixes(config.datasets)
     return problems
+
+
+def check_contract(contract: Contract, at: Path = ()) -> list[Problem]:
+    """Names that must point at a declared column: a typo there would silently switch a check off."""
+    out = []
+    declared = ", ".join(contract.columns) or "none"
+    for i, name in enumerate(contract.drift.columns):
+        if name not in contract.columns:
+            out.append(Problem((*at, "drift", "columns", i), f"drift column {name!r} is not declared under "
+                               f"columns (declared: {declared}); a typo here switches drift off"))
+    if contract.freshness is not None and contract.freshness.column is not None \
+            and contract.freshness.column not in contract.columns:
+        out.append(Problem((*at, "freshness", "column"), f"freshness column {contract.freshness.column!r} is not "
+                           f"declared under columns (declared: {declared}); a typo here switches freshness off"))
+    return out
+
+
+def _check_output_prefixes(datasets: tuple[DatasetSpec, ...]) -> list[Problem]:
+    """Two datasets whose output prefixes nest would both claim a file: which contract judges it?"""
+    out = []
+    for j, ds in enumerate(datasets):
+        for other in datasets[:j]:
+            if ds.output is None or other.output is None or ds.output.container != other.output.container:
+                continue
+            a, b = ds.output.base, other.output.base
+            if a.startswith(b) or b.startswith(a):
+                shown = f"{ds.output.prefix!r}" if a else "'' (the whole container)"
+                out.append(Problem(("datasets", j, "output", "prefix"),
+                                   f"output prefix {shown} overlaps the output prefix {other.output.prefix!r} "
+                                   f"of dataset {other.name!r} in container {ds.output.container!r}; a file there "
+                                   "would belong to both: give each dataset its own folder"))
+    return out
 
 
 def _check_staleness(spec: StalenessSpec, at: Path) -> list[Problem]:

@@ -45,13 +45,19 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(value: object) -> timedelta:
-    """``90s``, ``15m``, ``1h30m``, ``7d``, ``2w``; a bare number is seconds."""
+    """``90s``, ``15m``, ``1h30m``, ``7d``, ``2w``. A number without a unit is refused (0 aside): read as
+    seconds, ``cadence: 24`` meant as hours would call every dataset late within a minute."""
     if isinstance(value, bool):
         raise Invalid("expected a duration such as 15m, 1h or 7d, got a boolean")
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+        value = float(value)
     if isinstance(value, (int, float)):
         if value < 0:
             raise Invalid("a duration cannot be negative")
-        return timedelta(seconds=float(value))
+        if value:
+            shown = f"{value:g}"
+            raise Invalid(f"the duration {shown} has no unit; write {shown}s, {shown}m, {shown}h or {shown}d")
+        return timedelta(0)
     if isinstance(value, str) and _DURATION.match(value.lower()):
         seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(value.lower()))
         return timedelta(seconds=seconds)

@@ -14,7 +14,7 @@ from shared.core.models import Severity
 from shared.core.profile import ColumnProfile, Histogram, Profile
 from shared.core.report import build_report
 from shared.core.spec import Bounds, ColumnRule, Contract, CsvOptions, Freshness, SizeBounds
-from shared.core.typed import ByteSize, Duration
+from shared.core.typed import ByteSize, Duration, Invalid
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -114,12 +114,27 @@ def test_a_duplicated_header_name_is_a_failure() -> None:
     assert codes(check(p, contract(), NOW)) == ["duplicate_column"]
 
 
-def test_a_header_split_by_another_delimiter_is_explained_not_just_listed_as_missing() -> None:
+def test_a_header_split_by_another_delimiter_is_one_finding_naming_the_fix_not_a_missing_column_each() -> None:
     cols = {"id;ts;score;label": col("id;ts;score;label", "string")}
     findings = check(profile(cols), contract(csv=CsvOptions(delimiter=",")), NOW)
     assert codes(findings)[0] == "wrong_delimiter"
-    assert "';'" in findings[0].message
-    assert codes(findings).count("missing_column") == 4
+    assert "set csv: {delimiter: ';'}" in findings[0].message
+    assert codes(findings).count("missing_column") == 0
+
+
+def test_decimal_commas_in_a_float_column_name_the_decimal_setting() -> None:
+    score = ColumnProfile("score", "float", count=3, invalid=3, invalid_example="0,5", invalid_row=1)
+    c = contract(csv=CsvOptions(delimiter=";"))
+    findings = check(profile({**good_columns(), "score": score}), c, NOW)
+    assert [f.message.endswith("set csv: {decimal: ','}") for f in findings if f.code == "wrong_type"] == [True]
+    with_decimal = check(profile({**good_columns(), "score": score}), contract(csv=CsvOptions(";", decimal=",")),
+                         NOW)
+    assert all("decimal" not in f.message for f in with_decimal)
+
+
+def test_a_decimal_comma_that_is_also_the_delimiter_is_a_contract_error() -> None:
+    with pytest.raises(Invalid, match=r"decimal and csv\.delimiter are both ','"):
+        CsvOptions(delimiter=",", decimal=",")
 
 
 def test_a_column_of_another_type_is_wrong_type_and_its_range_is_not_judged() -> None:
