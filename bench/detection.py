@@ -32,7 +32,7 @@ from typing import Any
 
 from sandbox.azurite import TOOLS_DIR, Azurite
 from shared.adapters.storage import AzureBlobStore, TableStateStore
-from shared.config import StorageTarget
+from shared.connections import StorageTarget
 from shared.core.models import BlobInfo, PipelineRun, RunStatus
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce

@@ -132,7 +132,7 @@ def main() -> int:
     from sandbox.stack import app_settings
     from shared import bootstrap
     from shared.adapters.storage import AzureBlobStore
-    from shared.config import StorageTarget
+    from shared.connections import StorageTarget
     from shared.ports import Entity
     from shared.services.deps import row_key
 

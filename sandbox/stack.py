@@ -48,7 +48,7 @@ class Stack:
         from sandbox.teams_sink import TeamsSink
         from shared import bootstrap
         from shared.adapters.storage import AzureBlobStore
-        from shared.config import StorageTarget
+        from shared.connections import StorageTarget
 
         self.azurite = self._stack.enter_context(Azurite(self.workdir / "azurite", in_memory=True))
         conn = self.azurite.connection_string

@@ -64,6 +64,7 @@ def _token_verifier(settings: Any) -> Any:
 def build_deps(env: Mapping[str, str] | None = None) -> Deps:
     """Read settings and the pipelines config and wire the Azure adapters. Raises ConfigError."""
     from shared import config
+    from shared import settings as app_settings
     from shared.adapters.blob_profiler import BlobProfiler
     from shared.adapters.clock import SystemClock
     from shared.adapters.storage import AzureBlobStore, QueueAlertSink, StorageQueue, TableStateStore
@@ -100,7 +101,7 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         data=AzureBlobStore(settings.data_storage),
         state=TableStateStore(settings.app_storage),
         runner=runner,
-        alerts=QueueAlertSink(settings.app_storage, config.ALERTS_QUEUE),
+        alerts=QueueAlertSink(settings.app_storage, app_settings.ALERTS_QUEUE),
         tables=Tables(settings.table_prefix),
         claim_timeout=settings.claim_timeout,
         profiler=BlobProfiler(settings.data_storage),
@@ -113,7 +114,7 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         verdict_wait=settings.verdict_wait,
         durations=durations,
         token_verifier=_token_verifier(settings),
-        events_queue=StorageQueue(settings.app_storage, config.EVENTS_QUEUE),
+        events_queue=StorageQueue(settings.app_storage, app_settings.EVENTS_QUEUE),
     )
 
 

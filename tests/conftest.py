@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.config import StorageTarget
+from shared.connections import StorageTarget
 
 if TYPE_CHECKING:
     from sandbox.azurite import Azurite

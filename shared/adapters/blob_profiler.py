@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from shared.adapters.storage import client_options, map_errors, sdk_client
-from shared.config import StorageTarget
+from shared.connections import StorageTarget
 from shared.core.profile import Profile
 from shared.core.spec import Contract
 

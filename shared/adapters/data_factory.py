@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from shared.adapters import retry
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator, retry_after
-from shared.config import FactoryRef
+from shared.connections import FactoryRef
 from shared.core.models import PipelineRun, RunStatus
 from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shared.config import WebhookAuth
+from shared.connections import WebhookAuth
 from shared.errors import Rejected, Unavailable
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from shared.config import StorageTarget
+from shared.connections import StorageTarget
 from shared.core.models import Alert, BlobInfo
 from shared.errors import Conflict, ExternalError, NotFound, Rejected, Throttled, Unavailable
 from shared.ports import Entity

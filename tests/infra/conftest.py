@@ -66,7 +66,7 @@ def bindings() -> list[infra_checks.Binding]:
 
 @pytest.fixture(scope="session")
 def settings() -> tuple[Any, ...]:
-    from shared.config import SETTINGS
+    from shared.settings import SETTINGS
 
     return SETTINGS
 

@@ -294,7 +294,7 @@ def connection_names(bindings: Iterable[Binding], settings: Sequence[Any]) -> se
 
 
 def setting_drift(project: Project, settings: Sequence[Any], bindings: Sequence[Binding]) -> list[str]:
-    """SETTINGS (shared/config.py) against the Bicep app settings, both directions."""
+    """SETTINGS (shared/settings.py) against the Bicep app settings, both directions."""
     problems = []
     in_bicep = app_settings(project)
     if not in_bicep:
@@ -321,7 +321,7 @@ def setting_drift(project: Project, settings: Sequence[Any], bindings: Sequence[
         if suffix in CONNECTION_SUFFIXES and prefix in connections:
             continue
         problems.append(
-            f"{name}: set in {setting.file.name} but unknown to shared/config.py SETTINGS "
+            f"{name}: set in {setting.file.name} but unknown to shared/settings.py SETTINGS "
             "and not a platform or binding-connection setting"
         )
     for name, setting in in_bicep.items():

@@ -1,4 +1,4 @@
-"""The app settings the code reads (shared/config.py SETTINGS) and the ones the Bicep sets agree."""
+"""The app settings the code reads (shared/settings.py SETTINGS) and the ones the Bicep sets agree."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_a_bicep_setting_unknown_to_the_code_is_reported(
 ) -> None:
     without = tuple(s for s in settings if s.name != "PIPELINES_CONFIG")
     problems = infra_checks.setting_drift(project, without, bindings)
-    assert any(p.startswith("PIPELINES_CONFIG:") and "unknown to shared/config.py" in p for p in problems)
+    assert any(p.startswith("PIPELINES_CONFIG:") and "unknown to shared/settings.py" in p for p in problems)
 
 
 def test_a_secret_setting_must_be_a_key_vault_reference(

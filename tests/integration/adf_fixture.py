@@ -9,7 +9,7 @@ import pytest
 from sandbox.adf_emulator import ADFEmulator
 from sandbox.pipelines.runtime import Pipeline, RunContext
 from shared.adapters.data_factory import DataFactoryRunner
-from shared.config import FactoryRef
+from shared.connections import FactoryRef
 
 
 def _extract_transform(ctx: RunContext) -> None:

@@ -15,7 +15,7 @@ from sandbox.adf_emulator import ADFEmulator
 from sandbox.azurite import free_port
 from sandbox.local_factory import FACTORY_NAME, RESOURCE_GROUP, SUBSCRIPTION_ID
 from shared.adapters.data_factory import DataFactoryRunner
-from shared.config import FactoryRef
+from shared.connections import FactoryRef
 from shared.core.models import RunStatus
 from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
 from tests.integration.adf_fixture import TEST_PIPELINES, runner_for

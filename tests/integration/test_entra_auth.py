@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.adapters.entra import EntraTokenVerifier
-from shared.config import WebhookAuth
+from shared.connections import WebhookAuth
 from shared.errors import Rejected
 
 TENANT = "11111111-2222-3333-4444-555555555555"

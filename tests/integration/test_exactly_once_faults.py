@@ -21,7 +21,7 @@ import pytest
 from sandbox.adf_emulator import ADFEmulator
 from shared.adapters.data_factory import DataFactoryRunner
 from shared.adapters.storage import AzureBlobStore, TableStateStore
-from shared.config import FactoryRef, StorageTarget
+from shared.connections import FactoryRef, StorageTarget
 from shared.core.models import PipelineRun
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce

@@ -11,7 +11,7 @@ from azure.storage.queue import QueueClient
 
 from shared.adapters.blob_profiler import BlobProfiler
 from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore
-from shared.config import StorageTarget
+from shared.connections import StorageTarget
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.services import guard_output

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore
-from shared.config import StorageTarget
+from shared.connections import StorageTarget
 from shared.core.models import Alert, Severity
 from shared.errors import Conflict, NotFound, Unavailable
 from shared.ports import Entity

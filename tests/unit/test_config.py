@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared import config
+from shared import settings as settings_reader
 from shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def test_the_shipped_demo_config_is_valid() -> None:
 
 
 def test_settings_defaults_apply_when_unset() -> None:
-    settings = config.load_settings(GOOD_ENV)
+    settings = settings_reader.load_settings(GOOD_ENV)
     assert settings.upstream_schedule.expression == "0 0 * * * *"
     assert settings.pipelines_config == "pipelines.yaml"
     assert settings.factory is not None and settings.factory.endpoint == "https://management.azure.com"
@@ -41,7 +42,7 @@ def test_settings_defaults_apply_when_unset() -> None:
 
 def test_identity_based_storage_needs_no_connection_string() -> None:
     env = {"AzureWebJobsStorage__accountName": "stapp", "AZURE_CLIENT_ID": "cid"}
-    settings = config.load_settings(env)
+    settings = settings_reader.load_settings(env)
     assert settings.app_storage.account_name == "stapp" and settings.app_storage.client_id == "cid"
     assert settings.app_storage.endpoint("table") == "https://stapp.table.core.windows.net"
 
@@ -49,7 +50,7 @@ def test_identity_based_storage_needs_no_connection_string() -> None:
 def test_every_bad_setting_is_named_in_one_error() -> None:
     env = {"UPSTREAM_SCHEDULE": "0 0 12 * * 7", "CLAIM_TIMEOUT": "soon", "ADF_FACTORY_NAME": "adf"}
     with pytest.raises(ConfigError) as info:
-        config.load_settings(env)
+        settings_reader.load_settings(env)
     text = str(info.value)
     assert "AzureWebJobsStorage: not set" in text
     assert "UPSTREAM_SCHEDULE: NCRONTAB '0 0 12 * * 7', day-of-week field: 7 is outside 0-6" in text
@@ -59,10 +60,10 @@ def test_every_bad_setting_is_named_in_one_error() -> None:
 
 
 def test_schedules_are_checked_as_the_functions_host_reads_them() -> None:
-    five_fields = config.load_settings({**GOOD_ENV, "UPSTREAM_SCHEDULE": "0 * * * *"})
+    five_fields = settings_reader.load_settings({**GOOD_ENV, "UPSTREAM_SCHEDULE": "0 * * * *"})
     assert five_fields.upstream_schedule.seconds == (0,)          # the host takes five fields too
     with pytest.raises(ConfigError) as info:
-        config.load_settings({**GOOD_ENV, "FOLLOWUP_SCHEDULE": "00:05:00"})
+        settings_reader.load_settings({**GOOD_ENV, "FOLLOWUP_SCHEDULE": "00:05:00"})
     assert list(info.value.problems) == [
         "FOLLOWUP_SCHEDULE: '00:05:00' is a TimeSpan, which the Functions host runs only on App Service plans "
         "(Flex Consumption refuses to start, AZFD0015); write the NCRONTAB '0 */5 * * * *' (it fires on the "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.config import SETTINGS
 from shared.core.codes import ALERT_CODES
+from shared.settings import SETTINGS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
