@@ -33,7 +33,9 @@ def _config_check(args: argparse.Namespace) -> int:
         env.update(read_settings_file(args.settings))
     if args.pipelines:
         env["PIPELINES_CONFIG"] = str(Path(args.pipelines).resolve())
-    settings, pipelines = config.load_all(env)
+    from cli.config_push import fetch_blob
+
+    settings, pipelines = config.load_all(env, fetch_blob)
     print(f"configuration is valid: {len(pipelines.datasets)} dataset(s): "
           + ", ".join(ds.name for ds in pipelines.datasets), file=sys.stderr)
     # The host's next firings, so a reader sees what the expression means before deploying it.
@@ -46,6 +48,12 @@ def _config_check(args: argparse.Namespace) -> int:
             print(f"{name} schedule: {schedule.expression!r}, next (UTC): "
                   + ", ".join(f"{t:%a %Y-%m-%d %H:%M:%S}" for t in firings), file=sys.stderr)
     return 0
+
+
+def _config_push(args: argparse.Namespace) -> int:
+    from cli import config_push
+
+    return config_push.push(args)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -80,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("backtest", help="replay history observations through the detectors", add_help=False)
     replay.add_argument("rest", nargs=argparse.REMAINDER)
     replay.set_defaults(handler=_backtest)
+    live = sub.add_parser("config", help="the live pipelines config (PIPELINES_CONFIG=blob://...)")
+    live_sub = live.add_subparsers(dest="action", required=True, metavar="ACTION")
+    push = live_sub.add_parser("push", help="validate a pipelines config and upload it as the live config")
+    push.add_argument("file", help="the pipelines config (YAML) to upload")
+    push.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
+    push.set_defaults(handler=_config_push)
     test_alert = sub.add_parser("send-test-alert", help="send one test alert through the configured channels",
                                 add_help=False)
     test_alert.add_argument("rest", nargs=argparse.REMAINDER)

@@ -6,8 +6,10 @@ then caches them for the life of the worker (Functions reuses workers across inv
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +18,8 @@ from shared.services.deps import Deps, Tables
 
 _lock = threading.Lock()
 _deps: Deps | None = None
+_live: Any = None            # a LiveConfig when PIPELINES_CONFIG names a blob
+LIVE_CONFIG_POLL_SECONDS = 5.0   # how often a live config's blob is looked at (at the next invocation)
 
 
 def _is_loopback(url: str) -> bool:
@@ -63,14 +67,30 @@ def _token_verifier(settings: Any) -> Any:
 
 def build_deps(env: Mapping[str, str] | None = None) -> Deps:
     """Read settings and the pipelines config and wire the Azure adapters. Raises ConfigError."""
+    return _build(env)[0]
+
+
+def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
     from shared import config
     from shared import settings as app_settings
     from shared.adapters.blob_profiler import BlobProfiler
     from shared.adapters.clock import SystemClock
     from shared.adapters.storage import AzureBlobStore, QueueAlertSink, StorageQueue, TableStateStore
     from shared.core.dispatch import DispatchPolicy
+    from shared.errors import ConfigError, ExternalError
 
-    settings, pipelines = config.load_all(env)
+    versions: list[str] = []
+
+    def fetch(settings: Any, container: str, name: str) -> str:
+        store = AzureBlobStore(settings.app_storage)
+        try:
+            versions.append(store.get_blob_info(container, name).etag)
+            return store.read_bytes(container, name).decode("utf-8-sig")
+        except (ExternalError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"PIPELINES_CONFIG: blob://{container}/{name} cannot be read: {exc}"],
+                              "app settings") from exc
+
+    settings, pipelines = config.load_all(env, fetch)
     from shared.adapters import telemetry
 
     telemetry.configure(settings.appinsights_connection_string, settings.client_id, settings.appinsights_entra_auth)
@@ -79,8 +99,16 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         from shared.adapters.data_factory import DataFactoryRunner
 
         runner = DataFactoryRunner(settings.factory)
+    live = None
+    if versions:   # a live config: the next version may add what this one does not use yet
+        from shared.services.live_config import LiveConfig
+
+        container, name = config.blob_location(settings.pipelines_config) or ("", "")
+        live = LiveConfig(AzureBlobStore(settings.app_storage), container, name, pipelines, versions[-1],
+                          lambda text, source: config.checked(settings, text, source), SystemClock(),
+                          timedelta(seconds=LIVE_CONFIG_POLL_SECONDS))
     refresher = None
-    if any(ds.powerbi for ds in pipelines.datasets):
+    if live is not None or any(ds.powerbi for ds in pipelines.datasets):
         from shared.adapters.powerbi import PowerBIRefresher
 
         api = settings.powerbi.api_url
@@ -115,19 +143,24 @@ def build_deps(env: Mapping[str, str] | None = None) -> Deps:
         durations=durations,
         token_verifier=_token_verifier(settings),
         events_queue=StorageQueue(settings.app_storage, app_settings.EVENTS_QUEUE),
-    )
+    ), live
 
 
 def get_deps() -> Deps:
-    global _deps
+    """The worker's deps, built on first use; with a live config, its current version."""
+    global _deps, _live
     with _lock:
         if _deps is None:
-            _deps = build_deps()
+            _deps, _live = _build(None)
+        if _live is not None:
+            current = _live.current(_deps.alerts)
+            if current is not _deps.config:
+                _deps = dataclasses.replace(_deps, config=current)
         return _deps
 
 
 def reset() -> None:
     """Forget the cached deps (the sandbox host calls this after changing settings)."""
-    global _deps
+    global _deps, _live
     with _lock:
-        _deps = None
+        _deps, _live = None, None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -137,8 +138,62 @@ def _default_workspaces(pipelines: spec.PipelinesConfig, default: str) -> tuple[
     return dataclasses.replace(pipelines, datasets=tuple(datasets)), missing
 
 
-def load_all(env: Mapping[str, str] | None = None) -> tuple[Settings, spec.PipelinesConfig]:
-    """Settings and pipelines config together; problems from both are reported in one error."""
+BLOB_PREFIX = "blob://"
+_CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
+
+Fetch = Callable[[Settings, str, str], str]   # (settings, container, name) → the blob's text
+
+
+def blob_location(value: str) -> tuple[str, str] | None:
+    """``blob://container/path.yaml`` → (container, name) in the app storage; None for a file path.
+    Raises ConfigError when it starts like a blob but does not name one."""
+    if not value.startswith(BLOB_PREFIX):
+        return None
+    container, _, name = value[len(BLOB_PREFIX):].partition("/")
+    if not _CONTAINER.match(container) or not name or name.endswith("/"):
+        raise ConfigError([f"PIPELINES_CONFIG: {value!r} must name a blob as blob://<container>/<path>.yaml "
+                           "(a container of 3-63 lowercase letters, digits and hyphens)"], "app settings")
+    return container, name
+
+
+def parse_pipelines(text: str, source: str) -> spec.PipelinesConfig:
+    """A pipelines config from its text (a file's or a blob's); ConfigError names file, line and field."""
+    result: spec.PipelinesConfig = parse_yaml_as(spec.PipelinesConfig, text, source)
+    return result
+
+
+def against_settings(settings: Settings, pipelines: spec.PipelinesConfig,
+                     source: str) -> tuple[spec.PipelinesConfig, list[str]]:
+    """The checks that need both: the watched container, default Power BI workspaces, a factory to run
+    pipelines in. Returns the config with defaults filled in, and every problem."""
+    problems = [f"{source}: datasets.{ds.name}.output.container: {ds.output.container!r} is not the "
+                f"container the output guard watches (OUTPUT_CONTAINER={settings.output_container!r})"
+                for ds in pipelines.datasets
+                if ds.output is not None and ds.output.container != settings.output_container]
+    pipelines, missing = _default_workspaces(pipelines, settings.powerbi.default_workspace)
+    problems += [f"{source}: datasets.{name}.powerbi: names no workspace and POWERBI_WORKSPACE_ID is not set"
+                 for name in missing]
+    if settings.factory is None and any(ds.pipeline for ds in pipelines.datasets):
+        problems.append("ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME: not set, but "
+                        f"{source} declares pipelines to run")
+    return pipelines, problems
+
+
+def checked(settings: Settings, text: str, source: str) -> spec.PipelinesConfig:
+    """Parse and check a pipelines config against the settings; ConfigError lists every problem."""
+    pipelines, problems = against_settings(settings, parse_pipelines(text, source), source)
+    if problems:
+        raise ConfigError(problems, source)
+    return pipelines
+
+
+def load_all(env: Mapping[str, str] | None = None,
+             fetch: Fetch | None = None) -> tuple[Settings, spec.PipelinesConfig]:
+    """Settings and pipelines config together; problems from both are reported in one error.
+
+    ``PIPELINES_CONFIG`` is a path (relative to the app root) or ``blob://container/path.yaml`` in the
+    app storage, read through ``fetch``.
+    """
     problems: list[str] = []
     settings = pipelines = None
     try:
@@ -146,26 +201,26 @@ def load_all(env: Mapping[str, str] | None = None) -> tuple[Settings, spec.Pipel
     except ConfigError as exc:
         problems += exc.problems
     env_map = dict(os.environ if env is None else env)
-    config_path = FsPath(env_map.get("PIPELINES_CONFIG") or "pipelines.yaml")
-    if not config_path.is_absolute():
-        config_path = app_root() / config_path
+    value = env_map.get("PIPELINES_CONFIG") or "pipelines.yaml"
+    source = value
     try:
-        pipelines = load_pipelines(config_path)
+        blob = blob_location(value)
+        if blob is None:
+            config_path = FsPath(value)
+            if not config_path.is_absolute():
+                config_path = app_root() / config_path
+            source = str(config_path)
+            pipelines = parse_pipelines(read_text(config_path, "pipelines config"), source)
+        elif fetch is None:
+            problems.append(f"PIPELINES_CONFIG: {value} names a blob, which this command does not read; "
+                            "check a local copy with --pipelines FILE")
+        elif settings is not None:
+            pipelines = parse_pipelines(fetch(settings, *blob), value)
     except ConfigError as exc:
         problems += exc.problems
     if settings is not None and pipelines is not None:
-        problems += [f"{config_path}: datasets.{ds.name}.output.container: {ds.output.container!r} is not the "
-                     f"container the output guard watches (OUTPUT_CONTAINER={settings.output_container!r})"
-                     for ds in pipelines.datasets
-                     if ds.output is not None and ds.output.container != settings.output_container]
-    if settings is not None and pipelines is not None:
-        pipelines, missing = _default_workspaces(pipelines, settings.powerbi.default_workspace)
-        problems += [f"{config_path}: datasets.{name}.powerbi: names no workspace and POWERBI_WORKSPACE_ID is "
-                     "not set" for name in missing]
-    if settings is not None and pipelines is not None and settings.factory is None and any(
-            ds.pipeline for ds in pipelines.datasets):
-        problems.append("ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME: not set, but "
-                        f"{config_path} declares pipelines to run")
+        pipelines, cross = against_settings(settings, pipelines, source)
+        problems += cross
     if problems:
         raise ConfigError(problems, "configuration")
     assert settings is not None and pipelines is not None

@@ -44,7 +44,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "(local/sandbox). Default: the app storage.", infra=False),
     SettingSpec("DATA_STORAGE__accountName", "Account holding upstream and output data "
                 "(identity-based). Default: the app storage.", infra=True),
-    SettingSpec("PIPELINES_CONFIG", "Path of the pipelines config, relative to the app root.",
+    SettingSpec("PIPELINES_CONFIG", "The pipelines config: a path relative to the app root, or "
+                "blob://<container>/<path>.yaml in the app storage (a live config: changes are picked up "
+                "within seconds, without a redeploy; see autopilot config push).",
                 default="pipelines.yaml"),
     SettingSpec("OUTPUT_CONTAINER", "Container the output guard's blob trigger watches; every dataset's "
                 "output.container must be this one.", default="outputs"),

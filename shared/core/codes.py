@@ -12,6 +12,7 @@ ALERT_CODES: dict[str, str] = {
     "output_recovered": "outputs arrived again after output_late",
     "output_failed": "an output file failed its contract or its history checks",
     "output_warning": "an output file passed with warnings",
+    "config_invalid": "a new version of the live pipelines config is invalid; the last good one stays in use",
     "output_poison": "an output file could not be validated after repeated attempts (poison queue)",
     "pipeline_event_poison": "a pipeline event could not be processed after repeated attempts (poison queue)",
     "alert_undeliverable": "an alert could not be delivered after repeated attempts (alerts-poison queue)",
