@@ -91,7 +91,7 @@ def test_storage_that_cannot_be_reached_keeps_the_last_good_version() -> None:
 
 @pytest.mark.parametrize("value", ["blob://", "blob://UPPER/x.yaml", "blob://config", "blob://config/dir/"])
 def test_a_blob_setting_that_names_no_blob_is_an_error_saying_how_to_write_it(value: str) -> None:
-    with pytest.raises(ConfigError, match="blob://<container>/<path>.yaml"):
+    with pytest.raises(ConfigError, match=r"blob://<container>/<path>\.yaml"):
         config.blob_location(value)
 
 
