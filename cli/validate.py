@@ -55,6 +55,13 @@ def _parser() -> _Parser:
     parser.add_argument("--history", metavar="FILE",
                         help="past observations of this dataset (JSON Lines, one observation per line)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document on stdout")
+    parser.add_argument("--emit-observation", action="store_true",
+                        help="print, on stdout, the history line (DESIGN 3.4) this file would add; the report "
+                             "goes to stderr")
+    parser.add_argument("--dataset", default="", help="the dataset the observation belongs to (with "
+                        "--emit-observation)")
+    parser.add_argument("--ts", help="the observation's time, ISO 8601 with a zone (default: the file's "
+                        "modification time, as history uses a blob's)")
     return parser
 
 
@@ -112,13 +119,34 @@ def _validate(args: argparse.Namespace) -> int:
     if history is not None:
         findings += history_checks(profile, contract, history, path, now)
     report = build_report(profile, findings, file=str(path))
-    if args.json:
+    if args.emit_observation:
+        sys.stdout.write(_observation(args, profile, contract, path) + "\n")
+        _human(report, sys.stderr)
+    elif args.json:
         sys.stdout.write(_json_text(report) + "\n")
         _human(report, sys.stderr)
     else:
         sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # a file name's stray bytes
         _human(report, sys.stdout)
     return EXIT[report["status"]]
+
+
+def _observation(args: argparse.Namespace, profile: Profile, contract: Contract, path: Path) -> str:
+    """The line history would store for this file (the guard's ``from_profile``)."""
+    from shared.core.history import from_profile
+
+    if args.ts:
+        try:
+            ts = datetime.fromisoformat(args.ts.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise _CannotRun(f"--ts {args.ts!r} is not an ISO 8601 time such as 2026-11-29T06:00:00Z") from exc
+        if ts.tzinfo is None:
+            raise _CannotRun(f"--ts {args.ts!r} needs a time zone, e.g. 2026-11-29T06:00:00Z")
+    else:
+        ts = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    observation = from_profile(profile, ts=ts, dataset=args.dataset, stage="output", name=path.name,
+                               drift_columns=contract.drift.columns)
+    return observation.to_json()
 
 
 def _json_text(report: dict[str, Any]) -> str:

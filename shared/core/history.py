@@ -95,21 +95,32 @@ def parse_observation(line: str) -> Observation:
     for name, stats in raw_columns.items():
         if not isinstance(stats, dict):
             raise ValueError(f"columns.{name} must be an object")
-        hist = stats.get("histogram")
-        if hist is not None and (not isinstance(hist, list)
-                                 or not all(_number(h, f"columns.{name}.histogram") >= 0 for h in hist)):
-            raise ValueError(f"columns.{name}.histogram must be a list of counts")
+        hist = _histogram(stats.get("histogram"), str(name))
         columns[str(name)] = ColumnStats(
             mean=_number(stats["mean"], f"columns.{name}.mean") if stats.get("mean") is not None else None,
             std=_number(stats["std"], f"columns.{name}.std") if stats.get("std") is not None else None,
             nulls=int(_number(stats["nulls"], f"columns.{name}.nulls", integer=True))
             if stats.get("nulls") is not None else None,
-            histogram=tuple(float(h) for h in hist) if hist is not None else None)
+            histogram=hist)
     rows = body.get("rows")
     return Observation(ts, str(body["dataset"]), str(body["stage"]), str(body.get("name", "")),
                        int(_number(body["bytes"], "bytes", integer=True)),
                        int(_number(rows, "rows", integer=True)) if rows is not None else None,
                        MappingProxyType(columns))
+
+
+def _histogram(value: object, column: str) -> tuple[float, ...] | None:
+    """A histogram as history stores it (counts, outer bins first and last), or as a validation
+    report's profile shows it (``{"lo", "hi", "counts", "below", "above"}``), so a report's columns can
+    be fed back as history."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("counts"), list):
+        value = [value.get("below", 0), *value["counts"], value.get("above", 0)]
+    if not isinstance(value, list) or not all(_number(h, f"columns.{column}.histogram") >= 0 for h in value):
+        raise ValueError(f"columns.{column}.histogram must be a list of counts, or a report's "
+                         '{"counts": [...], "below": n, "above": n}')
+    return tuple(float(h) for h in value)
 
 
 def from_profile(profile: Profile, *, ts: datetime, dataset: str, stage: str, name: str,
