@@ -12,7 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from shared.core import batching, claims
 from shared.core.models import Alert, Batch, RunStatus, Severity
@@ -34,11 +34,14 @@ RECONCILE_MARGIN = timedelta(hours=1)
 START_ATTEMPTS = 2                    # createRun tries per tick when the factory answers 5xx
 
 
+type ResultKind = Literal["", "started", "reconciled", "waiting", "skipped", "errors"]
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """What happened to one complete batch: ``kind`` names the outcome list it goes to ("" for none)."""
 
-    kind: str
+    kind: ResultKind
     detail: dict[str, str] = field(default_factory=dict)
     alerts: tuple[Alert, ...] = ()
 
@@ -165,8 +168,12 @@ class _Starter:
 
     def _apply(self, step: claims.Step, batch: Batch, seen: BatchRecord | None) -> BatchResult:
         match step:
-            case claims.Skip(reason) | claims.Wait(reason):
-                return BatchResult("skipped" if isinstance(step, claims.Skip) else "waiting", {"reason": reason})
+            case claims.Nothing():
+                return BatchResult("")
+            case claims.Skip(reason):
+                return BatchResult("skipped", {"reason": reason})
+            case claims.Wait(reason):
+                return BatchResult("waiting", {"reason": reason})
             case claims.AlertLateFiles(claim, alert):
                 assert seen is not None
                 try:
@@ -193,7 +200,8 @@ class _Starter:
                 except Conflict:
                     return BatchResult("skipped", {"reason": "claimed by another tick"})
                 return self._start(batch, record)
-        return BatchResult("")
+            case claims.Reconcile():
+                raise AssertionError("a reconcile step is resolved by handle() before anything is applied")
 
     def _start(self, batch: Batch, record: BatchRecord) -> BatchResult:
         parameters = batching.run_parameters(self.pipeline, batch, self.container)
