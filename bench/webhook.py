@@ -133,8 +133,8 @@ def main() -> int:
     from shared import bootstrap
     from shared.adapters.storage import AzureBlobStore
     from shared.connections import StorageTarget
-    from shared.ports import Entity
-    from shared.services.deps import row_key
+    from shared.services.ledgers import Ledgers
+    from shared.services.ledgers.verdicts import Verdict
 
     total = args.callers * args.requests + 1   # + the cold first POST
     work = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
@@ -162,8 +162,7 @@ def main() -> int:
             bodies = []
             for i in range(total):
                 day = f"2025/{1 + i // 28 % 12:02d}/{1 + i % 28:02d}-{i}"
-                deps.state.upsert(Entity(deps.tables.verdicts, "scores", row_key(day),
-                                         {"batch": day, "files": "{}", "status": "pass"}))
+                Ledgers.of(deps).verdicts.upsert(Verdict("scores", day, status="pass"))
                 run_id = deps.runner.start_run("score_batch", {"batchId": f"scores:{day}", "dataset": "scores",
                                                                "prefix": "raw/bench/", "files": json.dumps([name])})
                 bodies.append(json.dumps({"factory": adf_info["factory"], "pipeline": "score_batch",
@@ -234,12 +233,14 @@ def start_worker(work: Path, settings: dict[str, str], names: set[str]) -> subpr
 
 def wait_decided(deps: Any, run_ids: list[str], timeout: float) -> int:
     """How many events the worker has decided, waiting up to ``timeout`` for all of them."""
+    from shared.services.ledgers import Ledgers
+
     deadline = time.monotonic() + timeout
     left = set(run_ids)
     while left and time.monotonic() < deadline:
         for run_id in list(left):
-            row = deps.state.get(deps.tables.events, run_id, "")
-            if row is not None and row.data.get("state") == "decided":
+            row = Ledgers.of(deps).events.find(run_id)
+            if row is not None and row.decided:
                 left.discard(run_id)
         if left:
             time.sleep(1)

@@ -9,7 +9,6 @@ channel per retry.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,9 +28,11 @@ from shared.core.dispatch import (
 from shared.core.models import Alert, Message, Severity
 from shared.core.spec import AlertRoutes
 from shared.errors import ExternalError
-from shared.ports import Entity
-from shared.services.arrivals import parse_time
 from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
+from shared.services.ledgers.channels import HEALTH, ChannelRecord
+from shared.services.ledgers.deliveries import EPISODE, Attempt, EpisodeRecord
+from shared.services.ledgers.digest import Parked
 
 log = logging.getLogger(__name__)
 POISON_RETRY_DELAY = timedelta(minutes=10)
@@ -58,50 +59,37 @@ def _routes(deps: Deps, dataset: str) -> AlertRoutes:
         return AlertRoutes()
 
 
-def _ledger(deps: Deps, fingerprint: str) -> tuple[EpisodeLedger, Entity | None]:
-    row = deps.state.get(deps.tables.deliveries, fingerprint, "episode")
-    if row is None:
-        return EpisodeLedger(), None
-    return EpisodeLedger(bool(row.data.get("open")), parse_time(row.data.get("last_sent")),
-                         int(row.data.get("suppressed", 0))), row
+def _ledger(ledgers: Ledgers, fingerprint: str) -> EpisodeLedger:
+    row = ledgers.episodes.get(fingerprint, EPISODE)
+    return row.ledger if row is not None else EpisodeLedger()
 
 
-def _save_ledger(deps: Deps, fingerprint: str, ledger: EpisodeLedger, alert: Alert) -> None:
-    deps.state.upsert(Entity(deps.tables.deliveries, fingerprint, "episode", {
-        "open": ledger.open, "last_sent": ledger.last_sent.isoformat() if ledger.last_sent else "",
-        "suppressed": ledger.suppressed, "dataset": alert.dataset, "code": alert.code}))
+def _save_ledger(ledgers: Ledgers, fingerprint: str, ledger: EpisodeLedger, alert: Alert) -> None:
+    ledgers.episodes.upsert(EpisodeRecord(fingerprint, ledger, alert.dataset, alert.code))
 
 
 def channel_health(deps: Deps, channel: str) -> ChannelHealth:
-    row = deps.state.get(deps.tables.channels, channel, "health")
-    if row is None:
-        return ChannelHealth()
-    recent = tuple(t for v in json.loads(row.data.get("recent", "[]")) if (t := parse_time(v)))
-    return ChannelHealth(int(row.data.get("failures", 0)), recent, parse_time(row.data.get("last_failure")),
-                         parse_time(row.data.get("failing_since")))
+    row = Ledgers.of(deps).channels.get(channel, HEALTH)
+    return row.health if row is not None else ChannelHealth()
 
 
-def _save_health(deps: Deps, channel: str, health: ChannelHealth) -> None:
-    deps.state.upsert(Entity(deps.tables.channels, channel, "health", {
-        "failures": health.consecutive_failures, "recent": json.dumps([t.isoformat() for t in health.recent_sends]),
-        "last_failure": health.last_failure.isoformat() if health.last_failure else "",
-        "failing_since": health.failing_since.isoformat() if health.failing_since else ""}))
+def _save_health(ledgers: Ledgers, channel: str, health: ChannelHealth) -> None:
+    ledgers.channels.upsert(ChannelRecord(channel, health))
 
 
 def _instance(alert: Alert) -> str:
     return f"{alert.ts.isoformat()}|{alert.code}"
 
 
-def _record(deps: Deps, alert: Alert, channel: str, status: str, detail: str = "") -> None:
-    deps.state.upsert(Entity(deps.tables.deliveries, alert.fingerprint, f"{_instance(alert)}|{channel}", {
-        "status": status, "dataset": alert.dataset, "code": alert.code, "detail": detail[:500]}))
+def _record(ledgers: Ledgers, alert: Alert, channel: str, status: str, detail: str = "") -> None:
+    ledgers.attempts.upsert(Attempt(alert.fingerprint, _instance(alert), channel, status, alert.dataset, alert.code,
+                                    detail))
 
 
-def _earlier_attempts(deps: Deps, alert: Alert) -> dict[str, str]:
+def _earlier_attempts(ledgers: Ledgers, alert: Alert) -> dict[str, str]:
     """Channel → status of this alert's earlier deliveries (one read: the rows share a key prefix)."""
     prefix = f"{_instance(alert)}|"
-    rows = deps.state.query(deps.tables.deliveries, alert.fingerprint, prefix, prefix + "~")
-    return {row.row[len(prefix):]: str(row.data.get("status", "")) for row in rows}
+    return {row.channel: row.status for row in ledgers.attempts.query(alert.fingerprint, prefix, prefix + "~")}
 
 
 def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> Message:
@@ -113,15 +101,16 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
     poison queue, which is watched) and DeliveryFailed when a channel must be retried."""
     alert = Alert.from_json(text)
     policy = deps.dispatch
-    ledger, _ = _ledger(deps, alert.fingerprint)
+    ledgers = Ledgers.of(deps)
+    ledger = _ledger(ledgers, alert.fingerprint)
     routes = _routes(deps, alert.dataset)
     decision: Decision = decide(alert, routes, ledger, policy, now)
     outcome = DispatchOutcome(alert.fingerprint, "suppressed", decision.reason)
     fields = {"dataset": alert.dataset, "code": alert.code, "severity": alert.severity.value,
               "fingerprint": alert.fingerprint}
     if not decision.deliver:
-        _save_ledger(deps, alert.fingerprint, decision.ledger, alert)
-        _record(deps, alert, "-", "suppressed", decision.reason)
+        _save_ledger(ledgers, alert.fingerprint, decision.ledger, alert)
+        _record(ledgers, alert, "-", "suppressed", decision.reason)
         if decision.reason == NO_CHANNEL and alert.severity is Severity.FAIL:
             # A failure nobody hears about is the worst outcome: say loudly what to set.
             log.warning("fail alert not delivered: no alert channel is configured",
@@ -130,7 +119,7 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
             log.info("alert suppressed", extra={**fields, "reason": decision.reason})
         return outcome
     health = {c: channel_health(deps, c) for c in ("teams", "email")}
-    earlier = _earlier_attempts(deps, alert)
+    earlier = _earlier_attempts(ledgers, alert)
     failed_before = frozenset(c for c in decision.channels if earlier.get(c) == "failed")
     for channel in with_fallback(decision.channels, health, policy, dequeue_count, decision.recipients, now,
                                  failed_before):
@@ -138,9 +127,8 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
             outcome.sent.append(channel)
             continue
         if not alert.resolves and alert.severity is not Severity.FAIL and should_digest(health[channel], policy, now):
-            deps.state.upsert(Entity(deps.tables.digest, channel, f"{now.isoformat()}|{alert.fingerprint}",
-                                     {"alert": alert.to_json(), "to": json.dumps(list(decision.recipients))}))
-            _record(deps, alert, channel, "digested")
+            ledgers.digest.upsert(Parked.of(channel, alert, decision.recipients, now))
+            _record(ledgers, alert, channel, "digested")
             outcome.digested.append(channel)
             continue
         notifier = deps.notifiers.get(channel)
@@ -150,20 +138,20 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
             notifier.send(message_for(channel, [alert], decision.recipients))
         except ExternalError as exc:
             health[channel] = note_send(health[channel], now, False, policy)
-            _save_health(deps, channel, health[channel])
-            _record(deps, alert, channel, "failed", f"{type(exc).__name__}: {exc}")
+            _save_health(ledgers, channel, health[channel])
+            _record(ledgers, alert, channel, "failed", f"{type(exc).__name__}: {exc}")
             outcome.failed.append(channel)
             log.warning("alert delivery failed", extra={**fields, "channel": channel,
                                                         "error_type": type(exc).__name__, "attempt": dequeue_count})
             continue
         health[channel] = note_send(health[channel], now, True, policy)
-        _save_health(deps, channel, health[channel])
-        _record(deps, alert, channel, "sent")
+        _save_health(ledgers, channel, health[channel])
+        _record(ledgers, alert, channel, "sent")
         outcome.sent.append(channel)
         log.info("alert sent", extra={**fields, "channel": channel, "reason": decision.reason})
     if outcome.failed:
         raise DeliveryFailed(f"{', '.join(outcome.failed)} did not accept alert {alert.fingerprint}; will retry")
-    _save_ledger(deps, alert.fingerprint, decision.ledger, alert)
+    _save_ledger(ledgers, alert.fingerprint, decision.ledger, alert)
     outcome.status = "sent" if outcome.sent else "digested"
     if outcome.digested:
         log.info("alert digested", extra={**fields, "channel": ",".join(outcome.digested)})
@@ -173,12 +161,13 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
 def send_digests(deps: Deps, now: datetime) -> dict[str, int]:
     """Send each channel's parked alerts as one digest (called by a timer). Returns counts sent."""
     sent: dict[str, int] = {}
+    parked = Ledgers.of(deps).digest
     for channel in ("teams", "email"):
-        rows = list(deps.state.query(deps.tables.digest, channel))
+        rows = parked.query(channel)
         if not rows:
             continue
-        alerts = [Alert.from_json(str(r.data["alert"])) for r in rows]
-        recipients = tuple(sorted({t for r in rows for t in json.loads(str(r.data.get("to", "[]")))}))
+        alerts = [r.parsed() for r in rows]
+        recipients = tuple(sorted({t for r in rows for t in r.to}))
         notifier = deps.notifiers.get(channel)
         if notifier is None:
             continue
@@ -189,7 +178,7 @@ def send_digests(deps: Deps, now: datetime) -> dict[str, int]:
                         extra={"channel": channel, "alerts": len(alerts), "error_type": type(exc).__name__})
             continue
         for row in rows:
-            deps.state.delete(row)
+            parked.delete(row)
         sent[channel] = len(alerts)
     return sent
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.core.models import Alert, Severity
 from shared.errors import ExternalError, NotFound
-from shared.ports import Entity
 from shared.services import dispatch_alerts, refresh
 from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
 from shared.services.run_durations import duration_band
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,12 @@ def check_stuck_runs(deps: Deps, now: datetime) -> int:
             continue
         limit: float | None = None
         limit_known = False
-        for entity in list(deps.state.query(deps.tables.active, ds.pipeline.name)):
-            if entity.data.get("stuck_alerted"):
+        active = Ledgers.of(deps).active
+        for entry in active.query(ds.pipeline.name):
+            if entry.stuck_alerted:
                 continue
             try:
-                run = deps.runner.get_run(entity.row)
+                run = deps.runner.get_run(entry.run_id)
             except NotFound:
                 continue
             if run.status.finished or run.run_start is None:
@@ -69,9 +71,8 @@ def check_stuck_runs(deps: Deps, now: datetime) -> int:
                                    f"Run {run.run_id} of {ds.pipeline.name} has been {run.status.value} for "
                                    f"{elapsed / 60:.0f} min, beyond the {limit / 60:.0f} min it normally "
                                    "needs at most.", now, subject=run.run_id,
-                                   facts={"run_id": run.run_id, "batch": str(entity.data.get("batch_id", ""))},
+                                   facts={"run_id": run.run_id, "batch": entry.batch_id},
                                    links=deps.run_links(run.run_id)))
-            deps.state.upsert(Entity(entity.table, entity.partition, entity.row,
-                                     {**entity.data, "stuck_alerted": True}))
+            active.upsert(replace(entry, stuck_alerted=True))
             raised += 1
     return raised

@@ -8,23 +8,24 @@ reads.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
-from shared.core import checks, history
-from shared.core.findings import Finding, status
+from shared.core import history, verdict
 from shared.core.models import Alert, BlobInfo, Severity
-from shared.core.profile import Profile
-from shared.core.report import build_report
 from shared.core.spec import DatasetSpec, OutputSpec
 from shared.errors import Conflict
-from shared.ports import Entity
 from shared.services import arrivals
-from shared.services.deps import Deps, row_key
+from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
+from shared.services.ledgers.history import HistoryRecord
+from shared.services.ledgers.receipts import Receipt
+from shared.services.ledgers.verdicts import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ def batch_key(out: OutputSpec, name: str) -> str:
 
 
 def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> GuardOutcome:
+    """Gather (blob, receipt, profile, history) → judge (``core.verdict``) → apply (report, history,
+    alerts, arrivals, batch verdict, receipt)."""
     found = find_dataset(deps, container, name)
     if found is None:
         return GuardOutcome(name, reason="no dataset declares this output location")
@@ -81,52 +84,45 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     if reason := _skip_reason(out, name):
         outcome.reason = reason
         return outcome
+    ledgers = Ledgers.of(deps)
     info = deps.data.get_blob_info(container, name)
-    receipt_row = row_key(name)
-    receipt = deps.state.get(deps.tables.receipts, ds.name, receipt_row)
-    if receipt is not None and receipt.data.get("blob_etag") == info.etag:
-        outcome.duplicate, outcome.status = True, str(receipt.data.get("status", "pass"))
-        outcome.report_blob = str(receipt.data.get("report", ""))
+    receipt = ledgers.receipts.find(ds.name, name)
+    if receipt is not None and receipt.blob_etag == info.etag:
+        outcome.duplicate, outcome.status, outcome.report_blob = True, receipt.status, receipt.report
         return outcome
     assert deps.profiler is not None, "the output guard needs a profiler"
-    contract = out.contract
-    profile = deps.profiler.profile(container, name, contract, size=info.size)
-    findings = checks.check(profile, contract, now, path=name)
+    profile = deps.profiler.profile(container, name, out.contract, size=info.size)
     observation = history.from_profile(profile, ts=info.last_modified, dataset=ds.name, stage="output", name=name,
-                                       drift_columns=contract.drift.columns)
-    if profile.readable:
-        findings += history.history_findings(observation, _history(deps, ds.name, info.last_modified), contract)
-    outcome.status = status(findings)
-    serious = sorted((f for f in findings if f.severity in (Severity.WARN, Severity.FAIL)),
-                     key=lambda f: -f.severity.rank)
-    outcome.codes = list(dict.fromkeys(f.code for f in serious))
-    outcome.report = build_report(profile, findings, file=f"{container}/{name}", dataset=ds.name)
-    outcome.report_blob = f"{out.base}{out.reports_prefix.strip('/')}/{name[len(out.base):]}.report.json"
-    deps.data.write_bytes(container, outcome.report_blob, json.dumps(outcome.report, indent=2).encode(),
+                                       drift_columns=out.contract.drift.columns)
+    past = _history(ledgers, ds.name, info.last_modified) if profile.readable else []
+    judged = verdict.judge_file(ds.name, out, container, name, outcome.batch, profile, observation, past, now)
+    outcome.status, outcome.codes = judged.status, list(judged.codes)
+    outcome.report, outcome.report_blob = judged.report, judged.report_blob
+    deps.data.write_bytes(container, judged.report_blob, json.dumps(judged.report, indent=2).encode(),
                           content_type="application/json")
-    if profile.readable:
-        record_history(deps, observation, info)
-    for alert in _alerts(ds, container, name, outcome, findings, profile, now):
-        deps.alerts.emit(alert)
-        outcome.alerts.append(alert.code)
-    for alert in arrivals.update(deps, ds.name, "output", out.staleness, now, {name: info.last_modified}):
-        deps.alerts.emit(alert)
-        outcome.alerts.append(alert.code)
+    if judged.observation is not None:
+        record_history(deps, judged.observation, info)
+    _emit(deps, outcome, judged.alerts)
+    _emit(deps, outcome, arrivals.update(deps, ds.name, "output", out.staleness, now, {name: info.last_modified}))
     if outcome.batch:
-        _update_verdict(deps, ds.name, outcome.batch, name, outcome.status)
-    deps.state.upsert(Entity(deps.tables.receipts, ds.name, receipt_row,
-                             {"blob_etag": info.etag, "status": outcome.status, "report": outcome.report_blob,
-                              "at": now.isoformat()}))
+        _update_verdict(ledgers, ds.name, outcome.batch, name, judged.status)
+    ledgers.receipts.upsert(Receipt(ds.name, name, info.etag, judged.status, judged.report_blob, now))
     return outcome
 
 
-def _history(deps: Deps, dataset: str, before: datetime) -> list[history.Observation]:
-    rows = deps.state.query(deps.tables.history, f"{dataset}|output",
-                            (before - timedelta(days=HISTORY_DAYS)).isoformat(), before.isoformat())
+def _emit(deps: Deps, outcome: GuardOutcome, alerts: Sequence[Alert]) -> None:
+    for alert in alerts:
+        deps.alerts.emit(alert)
+        outcome.alerts.append(alert.code)
+
+
+def _history(ledgers: Ledgers, dataset: str, before: datetime) -> list[history.Observation]:
+    rows = ledgers.history.between(dataset, "output", (before - timedelta(days=HISTORY_DAYS)).isoformat(),
+                                   before.isoformat())
     out = []
     for row in rows:
         try:
-            out.append(history.parse_observation(str(row.data.get("observation", ""))))
+            out.append(row.parsed())
         except ValueError:
             log.warning("unreadable history row skipped", extra={"dataset": dataset, "row": row.row})
     return out
@@ -134,57 +130,30 @@ def _history(deps: Deps, dataset: str, before: datetime) -> list[history.Observa
 
 def record_history(deps: Deps, observation: history.Observation, info: BlobInfo) -> None:
     # Deterministic key (blob time + name + ETag): a retried invocation rewrites the same row.
-    digest = hashlib.sha256(f"{info.name}|{info.etag}".encode()).hexdigest()[:16]
-    deps.state.upsert(Entity(deps.tables.history, f"{observation.dataset}|output",
-                             f"{observation.ts.isoformat()}|{digest}", {"observation": observation.to_json()}))
+    Ledgers.of(deps).history.upsert(HistoryRecord.of(observation, info.name, info.etag))
 
 
-def _update_verdict(deps: Deps, dataset: str, batch: str, name: str, file_status: str) -> None:
+def _update_verdict(ledgers: Ledgers, dataset: str, batch: str, name: str, file_status: str) -> None:
     for _ in range(VERDICT_RETRIES):
-        current = deps.state.get(deps.tables.verdicts, dataset, row_key(batch))
-        files = json.loads(current.data.get("files", "{}")) if current else {}
-        files[name] = file_status
-        data = {"batch": batch, "files": json.dumps(files, sort_keys=True), "status": _worst(files.values())}
+        current = ledgers.verdicts.find(dataset, batch)
+        files, batch_status = verdict.merge_file(current.files if current else {}, name, file_status)
         try:
             if current is None:
-                deps.state.insert(Entity(deps.tables.verdicts, dataset, row_key(batch), data))
+                ledgers.verdicts.insert(Verdict(dataset, batch, MappingProxyType(files), batch_status))
             else:
-                deps.state.replace(Entity(deps.tables.verdicts, dataset, row_key(batch), data, current.etag))
+                ledgers.verdicts.replace(replace(current, files=MappingProxyType(files), status=batch_status))
             return
         except Conflict:
             continue
     raise Conflict(f"verdict of {dataset}/{batch} kept changing; the blob will be retried")
 
 
-def _worst(statuses: Any) -> str:
-    order = {"pass": 0, "warn": 1, "fail": 2}
-    return max(statuses, key=lambda s: order.get(s, 0), default="pass")
-
-
 def read_verdict(deps: Deps, dataset: str, batch: str) -> dict[str, Any] | None:
     """The per-batch verdict: ``status`` (pass/warn/fail) and ``files`` (name → status)."""
-    row = deps.state.get(deps.tables.verdicts, dataset, row_key(batch))
+    row = Ledgers.of(deps).verdicts.find(dataset, batch)
     if row is None:
         return None
-    return {"status": row.data.get("status", "pass"), "files": json.loads(row.data.get("files", "{}"))}
-
-
-def _alerts(ds: DatasetSpec, container: str, name: str, outcome: GuardOutcome, findings: list[Finding],
-            profile: Profile, now: datetime) -> list[Alert]:
-    if outcome.status not in ("warn", "fail"):
-        return []
-    serious = [f for f in findings if f.severity in (Severity.WARN, Severity.FAIL)]
-    serious.sort(key=lambda f: -f.severity.rank)
-    head = serious[0]
-    more = f" (+{len(serious) - 1} more)" if len(serious) > 1 else ""
-    code = "output_failed" if outcome.status == "fail" else "output_warning"
-    facts = {"file": f"{container}/{name}", "rows": str(profile.rows), "bytes": str(profile.bytes),
-             "findings": ", ".join(sorted({f.code for f in serious})),
-             "report": f"{container}/{outcome.report_blob}"}
-    if outcome.batch:
-        facts["batch"] = f"{ds.name}:{outcome.batch}"
-    return [Alert(ds.name, code, Severity(outcome.status), f"{name}: {head.message}{more}", now,
-                  topic="output_validation", subject=name, facts=facts)]
+    return {"status": row.status, "files": dict(row.files)}
 
 
 def report_poison(deps: Deps, message: str, now: datetime) -> Alert:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,10 +22,11 @@ from shared.core.events import PipelineEvent, Problem, parse_event
 from shared.core.models import Alert, Severity
 from shared.core.outcomes import Accepted, Decided, Invalid, Unknown
 from shared.errors import Conflict, ExternalError
-from shared.ports import Entity
 from shared.services import run_decision
-from shared.services.arrivals import parse_time
 from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
+from shared.services.ledgers.events import ACCEPTED, EventRecord
+from shared.services.ledgers.table import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +65,15 @@ def status_of(deps: Deps, run_id: str, accepted: str | None = None) -> Accepted 
     ``accepted`` is the Location's ``accepted`` (epoch seconds): an event queued that recently and
     not yet recorded by the worker is still being decided.
     """
-    row = deps.state.get(deps.tables.events, run_id, "")
+    row = Ledgers.of(deps).events.find(run_id)
     if row is None:
         queued = _epoch(accepted)
         if queued is not None and timedelta(minutes=-5) <= deps.clock.now() - queued <= ACCEPTED_WINDOW:
             return Accepted(run_id, queued)
         return Unknown(run_id)
-    if row.data.get("state") != "decided":
+    if not row.decided:
         return Accepted(run_id)
-    return Decided(json.loads(str(row.data.get("reply", "{}"))))
+    return Decided(json.loads(row.reply or "{}"))
 
 
 def _epoch(text: str | None) -> datetime | None:
@@ -80,15 +82,14 @@ def _epoch(text: str | None) -> datetime | None:
     return datetime.fromtimestamp(int(text), UTC)
 
 
-def _record_claimed(deps: Deps, body: dict[str, Any], now: datetime) -> Entity | None:
+def _record_claimed(deps: Deps, body: dict[str, Any], now: datetime) -> EventRecord | None:
     """The first sight of an event: record it and claim it for this worker in one insert. None when it
     is recorded already (another copy of the event, or this one again)."""
     if not isinstance(body.get("event"), str):
         return None
-    record = {"state": "accepted", "at": str(body.get("at") or ""), "event": body["event"],
-              "processing_since": now.isoformat()}
+    record = EventRecord(str(body["runId"]), ACCEPTED, parse_time(body.get("at")), body["event"], now)
     try:
-        return deps.state.insert(Entity(deps.tables.events, str(body["runId"]), "", record))
+        return Ledgers.of(deps).events.insert(record)
     except Conflict:
         return None
 
@@ -129,37 +130,33 @@ def process(deps: Deps, message: str, now: datetime) -> str:
     Returns what happened: decided, already decided, or waiting (re-queued for the verdict).
     """
     body = json.loads(message)
+    events = Ledgers.of(deps).events
     row = _record_claimed(deps, body, now)
     if row is None:
-        row = deps.state.get(deps.tables.events, str(body["runId"]), "")
-        if row is None or row.data.get("state") == "decided":
+        row = events.find(str(body["runId"]))
+        if row is None or row.decided:
             return "already decided"
-        started = parse_time(row.data.get("processing_since"))
+        started = row.processing_since
         if started is not None and now - started < PROCESSING_TIMEOUT:
             return _look_again(deps, message, started + PROCESSING_TIMEOUT - now)
         try:
-            row = deps.state.replace(Entity(row.table, row.partition, row.row,
-                                            {**row.data, "processing_since": now.isoformat()}, row.etag))
+            row = events.replace(row.claimed(now))
         except Conflict:
             return _look_again(deps, message, PROCESSING_TIMEOUT)
-    event = _parse_stored(str(row.data["event"]))
-    accepted_at = parse_time(row.data.get("at")) or now
+    event = _parse_stored(row.event)
+    accepted_at = row.at or now
     try:
         decision = run_decision.decide(deps, event, now, verdict_deadline=accepted_at + deps.verdict_wait)
     except run_decision.VerdictPending:
-        deps.state.replace(Entity(row.table, row.partition, row.row,
-                                  {**row.data, "processing_since": ""}, row.etag))
+        events.replace(row.claimed(None))
         assert deps.events_queue is not None
         deps.events_queue.send(message, VERDICT_POLL)
         return "waiting for the output verdict"
     except ExternalError:
         # ADF, Power BI or state unreachable: free the claim and let the queue retry the message.
-        deps.state.replace(Entity(row.table, row.partition, row.row,
-                                  {**row.data, "processing_since": ""}, row.etag))
+        events.replace(row.claimed(None))
         raise
-    deps.state.upsert(Entity(deps.tables.events, event.run_id, "",
-                             {"state": "decided", "at": now.isoformat(), "reply": json.dumps(decision),
-                              "event": row.data["event"]}))
+    events.upsert(replace(row.decision(json.dumps(decision), now), run_id=event.run_id))
     return "decided"
 
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from shared.core.models import Alert, Severity
 from shared.core.spec import PowerBIDataset
 from shared.errors import Conflict, ExternalError, Rejected, Throttled
-from shared.ports import Entity
-from shared.services.arrivals import parse_time
 from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
+from shared.services.ledgers.refreshes import PENDING, PendingRefresh, RequestedRefresh, partition
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,9 @@ class RefreshOutcome:
         return out
 
 
-def _partition(target: PowerBIDataset) -> str:
-    return f"{target.workspace}|{target.dataset}"
-
-
 def used_today(deps: Deps, target: PowerBIDataset, now: datetime) -> int:
     day = now.date().isoformat()
-    rows = deps.state.query(deps.tables.refreshes, _partition(target), day, day + "~")
-    return sum(1 for _ in rows)
+    return len(Ledgers.of(deps).refreshes.on_days(target, day, day + "~"))
 
 
 def request(deps: Deps, dataset_name: str, target: PowerBIDataset, run_id: str, now: datetime) -> RefreshOutcome:
@@ -79,20 +74,20 @@ def request(deps: Deps, dataset_name: str, target: PowerBIDataset, run_id: str, 
         return RefreshOutcome(ws, ds, "failed", reason=str(exc))
     except ExternalError as exc:
         return _queue(deps, target, dataset_name, run_id, now + RETRY_PENDING, f"Power BI unavailable: {exc}")
-    deps.state.upsert(Entity(deps.tables.refreshes, _partition(target), f"{now.date().isoformat()}|{request_id}",
-                             {"status": "requested", "run_id": run_id, "dataset_name": dataset_name,
-                              "requested_at": now.isoformat()}))
-    pending = deps.state.get(deps.tables.refreshes, _partition(target), "pending")
+    ledgers = Ledgers.of(deps)
+    ledgers.refreshes.upsert(RequestedRefresh(partition(target), now.date().isoformat(), request_id, "requested",
+                                              run_id, dataset_name, now))
+    pending = ledgers.pending_refreshes.get(partition(target), PENDING)
     if pending is not None:
-        deps.state.delete(pending)
+        ledgers.pending_refreshes.delete(pending)
     log.info("power bi refresh requested", extra={"workspace": ws, "dataset": ds, "request_id": request_id})
     return RefreshOutcome(ws, ds, "started", request_id)
 
 
 def _queue(deps: Deps, target: PowerBIDataset, dataset_name: str, run_id: str, not_before: datetime,
            reason: str) -> RefreshOutcome:
-    deps.state.upsert(Entity(deps.tables.refreshes, _partition(target), "pending", {
-        "run_id": run_id, "dataset_name": dataset_name, "not_before": not_before.isoformat(), "reason": reason}))
+    Ledgers.of(deps).pending_refreshes.upsert(PendingRefresh(partition(target), run_id, dataset_name, not_before,
+                                                             reason))
     return RefreshOutcome(target.workspace, target.dataset, "queued", reason=reason)
 
 
@@ -101,24 +96,25 @@ def follow_up(deps: Deps, now: datetime) -> dict[str, int]:
     counts = {"requested": 0, "completed": 0, "failed": 0, "running": 0}
     if deps.refresher is None:
         return counts
+    ledgers = Ledgers.of(deps)
     for ds in deps.config.datasets:
         for target in ds.powerbi:
-            pending = deps.state.get(deps.tables.refreshes, _partition(target), "pending")
-            if pending is not None and (parse_time(pending.data.get("not_before")) or now) <= now:
-                outcome = request(deps, ds.name, target, str(pending.data.get("run_id", "")), now)
+            pending = ledgers.pending_refreshes.get(partition(target), PENDING)
+            if pending is not None and (pending.not_before or now) <= now:
+                outcome = request(deps, ds.name, target, pending.run_id, now)
                 counts["requested"] += outcome.state == "started"
             since = (now - timedelta(days=2)).date().isoformat()
-            for row in deps.state.query(deps.tables.refreshes, _partition(target), since, "9999"):
-                if row.data.get("status") in FINAL or "|" not in row.row:
+            for row in ledgers.refreshes.on_days(target, since, "9999"):
+                if row.status in FINAL:
                     continue
                 _check(deps, ds.name, target, row, now, counts)
     return counts
 
 
-def _check(deps: Deps, dataset_name: str, target: PowerBIDataset, row: Entity, now: datetime,
+def _check(deps: Deps, dataset_name: str, target: PowerBIDataset, row: RequestedRefresh, now: datetime,
            counts: dict[str, int]) -> None:
     assert deps.refresher is not None
-    request_id = row.row.split("|", 1)[1]
+    request_id = row.request_id
     try:
         state = deps.refresher.get_refresh(target.workspace, target.dataset, request_id)
     except ExternalError as exc:
@@ -127,8 +123,7 @@ def _check(deps: Deps, dataset_name: str, target: PowerBIDataset, row: Entity, n
     if state.in_progress:
         counts["running"] += 1
         return
-    deps.state.upsert(Entity(row.table, row.partition, row.row, {**row.data, "status": state.status,
-                                                                   "error": state.error[:500]}))
+    Ledgers.of(deps).refreshes.upsert(row.ended(state.status, state.error))
     if state.status == "Completed":
         counts["completed"] += 1
         return
@@ -138,4 +133,4 @@ def _check(deps: Deps, dataset_name: str, target: PowerBIDataset, row: Entity, n
                            + (f": {state.error}" if state.error else "."), now,
                            subject=f"{target.workspace}/{target.dataset}/{request_id}",
                            facts={"workspace": target.workspace, "dataset": target.dataset,
-                                  "request_id": request_id, "run_id": str(row.data.get("run_id", ""))}))
+                                  "request_id": request_id, "run_id": row.run_id}))

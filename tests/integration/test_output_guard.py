@@ -16,6 +16,7 @@ from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.services import guard_output
 from shared.services.deps import Deps, Tables
+from shared.services.ledgers import Ledgers
 from tests.fakes import FixedClock
 
 GOOD = "id,ts,score,label\n" + "".join(f"{i},2026-11-21T05:00:00Z,0.{i % 10},{i % 2}\n" for i in range(50))
@@ -58,7 +59,7 @@ def test_the_same_blob_delivered_three_times_counts_once(storage: StorageTarget,
     outcomes = [guard_output.validate_blob(deps, unique, name, deps.clock.now()) for _ in range(3)]
     assert [o.duplicate for o in outcomes] == [False, True, True]
     assert {o.status for o in outcomes} == {"fail"}
-    history = list(deps.state.query(deps.tables.history, "scores|output"))
+    history = Ledgers.of(deps).history.query("scores|output")
     assert len(history) == 1
     alerts = queued_alerts(storage, f"{unique}alerts")
     assert [a["code"] for a in alerts] == ["output_failed"]

@@ -1,4 +1,5 @@
-"""Storage adapters against Azurite over real sockets: the semantics the watcher relies on."""
+"""Storage adapters against Azurite over real sockets: blobs, queues, a dead endpoint. The table
+semantics are the StateStore contract, which the fake shares: see test_state_store_contract.py."""
 
 from __future__ import annotations
 
@@ -11,48 +12,9 @@ import pytest
 from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateStore
 from shared.connections import StorageTarget
 from shared.core.models import Alert, Severity
-from shared.errors import Conflict, NotFound, Unavailable
-from shared.ports import Entity
+from shared.errors import NotFound, Unavailable
 
 FAST = {"retry_total": 0}
-
-
-def test_insert_is_exclusive_and_replace_needs_the_current_etag(storage: StorageTarget, unique: str) -> None:
-    store = TableStateStore(storage, **FAST)
-    first = store.insert(Entity(unique, "scores", "2026$2F11$2F21", {"status": "claimed"}))
-    with pytest.raises(Conflict):
-        store.insert(Entity(unique, "scores", "2026$2F11$2F21", {"status": "claimed"}))
-    updated = store.replace(Entity(unique, "scores", first.row, {"status": "started"}, first.etag))
-    with pytest.raises(Conflict):
-        store.replace(Entity(unique, "scores", first.row, {"status": "stolen"}, first.etag))
-    got = store.get(unique, "scores", first.row)
-    assert got is not None and got.data == {"status": "started"} and got.etag == updated.etag
-
-
-def test_get_of_a_missing_entity_is_none_and_delete_is_idempotent(storage: StorageTarget, unique: str) -> None:
-    store = TableStateStore(storage, **FAST)
-    assert store.get(unique, "p", "r") is None
-    saved = store.upsert(Entity(unique, "p", "r", {"n": 1, "flag": True, "text": "é"}))
-    store.delete(saved)
-    store.delete(saved)
-    assert store.get(unique, "p", "r") is None
-
-
-def test_replace_of_a_deleted_entity_is_not_found(storage: StorageTarget, unique: str) -> None:
-    store = TableStateStore(storage, **FAST)
-    saved = store.insert(Entity(unique, "p", "r", {"a": "b"}))
-    store.delete(saved)
-    with pytest.raises(NotFound):
-        store.replace(Entity(unique, "p", "r", {"a": "c"}, saved.etag))
-
-
-def test_query_returns_one_partition_within_row_bounds(storage: StorageTarget, unique: str) -> None:
-    store = TableStateStore(storage, **FAST)
-    for row in ("a", "b", "c", "d"):
-        store.upsert(Entity(unique, "p1", row, {"row": row}))
-    store.upsert(Entity(unique, "p2", "b", {"row": "other"}))
-    assert [e.row for e in store.query(unique, "p1", "b", "d")] == ["b", "c"]
-    assert [e.row for e in store.query(unique, "p1")] == ["a", "b", "c", "d"]
 
 
 def test_blob_listing_is_by_prefix_with_sizes_and_times(storage: StorageTarget, unique: str) -> None:

@@ -15,9 +15,11 @@ from shared.core.outcomes import Outcome
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.errors import Conflict, Rejected, Throttled
-from shared.ports import Entity, RefreshState
+from shared.ports import RefreshState
 from shared.services import pipeline_events, refresh, webhook
-from shared.services.deps import Deps, row_key
+from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
+from shared.services.ledgers.verdicts import Verdict
 from tests.fakes import FixedClock, ListAlertSink, ListQueue, MemoryBlobStore, MemoryStateStore, RecordingRunner
 
 
@@ -81,8 +83,7 @@ class World:
             self.runner.activities[run_id] = [{"name": failed, "status": "Failed", "error": "disk full"}]
         if verdict is not None:
             key = batch.split(":", 1)[1]
-            self.deps.state.upsert(Entity(self.deps.tables.verdicts, "scores", row_key(key),
-                                          {"batch": key, "files": "{}", "status": verdict}))
+            Ledgers.of(self.deps).verdicts.upsert(Verdict("scores", key, status=verdict))
         return run_id
 
     def accept(self, run_id: str) -> Http:
@@ -187,8 +188,7 @@ def test_the_worker_waits_for_the_verdict_then_decides() -> None:
     assert pipeline_events.process(world.deps, message, world.clock.now()) == "waiting for the output verdict"
     (again, delay) = world.queue.messages[0]
     assert delay == timedelta(seconds=3)
-    world.deps.state.upsert(Entity(world.deps.tables.verdicts, "scores", row_key("2026/11/21"),
-                                   {"batch": "2026/11/21", "files": "{}", "status": "pass"}))
+    Ledgers.of(world.deps).verdicts.upsert(Verdict("scores", "2026/11/21", status="pass"))
     world.queue.drain()
     assert pipeline_events.process(world.deps, again, world.clock.now()) == "decided"
     assert world.refresher.requested == [("ws", "ds")]

@@ -6,11 +6,14 @@ from datetime import timedelta
 
 import pytest
 
+from shared.core.claims import Claim
 from shared.core.models import RunStatus
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.errors import Rejected, Throttled, Unavailable
 from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
+from shared.services.ledgers.batches import BatchRecord
 from shared.services.watch_upstream import run_tick
 from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingRunner
 
@@ -150,10 +153,8 @@ def test_a_fresh_claim_by_another_tick_is_left_alone(world: World) -> None:
     other = World(world.deps.config)
     other.state, other.blobs = world.state, world.blobs
     # Another tick claimed the batch a minute ago and is still working on it.
-    from shared.ports import Entity
-    from shared.services.deps import row_key
-    world.state.insert(Entity(world.deps.tables.batches, "scores", row_key("2026/11/21"),
-                              {"status": "claimed", "claimed_at": world.clock.now().isoformat()}))
+    Ledgers.of(world.deps).batches.insert(BatchRecord.of("scores", "2026/11/21", Claim(
+        "claimed", claimed_at=world.clock.now())))
     outcome = world.tick()
     assert outcome.started == [] and outcome.skipped[0]["reason"] == "claimed by another tick"
     world.clock.advance(minutes=11)
@@ -220,6 +221,6 @@ def test_finished_runs_leave_the_in_flight_ledger(world: World) -> None:
     world.runner.finish(run_id, RunStatus.FAILED)
     world.clock.advance(hours=1)
     world.tick()
-    assert list(world.state.query(world.deps.tables.active, "score_batch")) == []
-    ledger = world.state.get(world.deps.tables.runs, run_id, "")
-    assert ledger is not None and ledger.data["status"] == "Failed"
+    assert Ledgers.of(world.deps).active.query("score_batch") == []
+    ledger = Ledgers.of(world.deps).runs.find(run_id)
+    assert ledger is not None and ledger.status == "Failed"

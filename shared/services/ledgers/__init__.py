@@ -1,0 +1,98 @@
+"""Typed records over the state tables: one module per table, each a frozen dataclass with
+``to_row`` / ``from_row`` and the table's key rules, so a row's format lives in one place.
+
+Services read and write state only through these (``Ledgers.of(deps)``); tests build state with the
+same records. The stored format is the one the rows always had (same property names and types).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.ports import StateStore
+from shared.services.deps import Deps, Tables
+from shared.services.ledgers.active import ActiveRun
+from shared.services.ledgers.batches import Batches
+from shared.services.ledgers.channels import ChannelRecord
+from shared.services.ledgers.deliveries import Attempt, EpisodeRecord
+from shared.services.ledgers.digest import Parked
+from shared.services.ledgers.events import Events
+from shared.services.ledgers.history import History
+from shared.services.ledgers.receipts import Receipts
+from shared.services.ledgers.refreshes import PendingRefresh, Requested
+from shared.services.ledgers.runs import Runs
+from shared.services.ledgers.table import Table
+from shared.services.ledgers.verdicts import Verdicts
+from shared.services.ledgers.watch import Arrivals, WatcherTick
+
+
+@dataclass(frozen=True)
+class Ledgers:
+    """Every table of the app, typed. Cheap to build: it holds the store and the names only."""
+
+    state: StateStore
+    tables: Tables
+
+    @classmethod
+    def of(cls, deps: Deps) -> Ledgers:
+        return cls(deps.state, deps.tables)
+
+    @property
+    def batches(self) -> Batches:
+        return Batches(self.state, self.tables.batches)
+
+    @property
+    def runs(self) -> Runs:
+        return Runs(self.state, self.tables.runs)
+
+    @property
+    def active(self) -> Table[ActiveRun]:
+        return Table(self.state, self.tables.active, ActiveRun)
+
+    @property
+    def arrivals(self) -> Table[Arrivals]:
+        return Table(self.state, self.tables.watch, Arrivals)
+
+    @property
+    def ticks(self) -> Table[WatcherTick]:
+        return Table(self.state, self.tables.watch, WatcherTick)
+
+    @property
+    def history(self) -> History:
+        return History(self.state, self.tables.history)
+
+    @property
+    def receipts(self) -> Receipts:
+        return Receipts(self.state, self.tables.receipts)
+
+    @property
+    def verdicts(self) -> Verdicts:
+        return Verdicts(self.state, self.tables.verdicts)
+
+    @property
+    def episodes(self) -> Table[EpisodeRecord]:
+        return Table(self.state, self.tables.deliveries, EpisodeRecord)
+
+    @property
+    def attempts(self) -> Table[Attempt]:
+        return Table(self.state, self.tables.deliveries, Attempt)
+
+    @property
+    def channels(self) -> Table[ChannelRecord]:
+        return Table(self.state, self.tables.channels, ChannelRecord)
+
+    @property
+    def digest(self) -> Table[Parked]:
+        return Table(self.state, self.tables.digest, Parked)
+
+    @property
+    def events(self) -> Events:
+        return Events(self.state, self.tables.events)
+
+    @property
+    def refreshes(self) -> Requested:
+        return Requested(self.state, self.tables.refreshes)
+
+    @property
+    def pending_refreshes(self) -> Table[PendingRefresh]:
+        return Table(self.state, self.tables.refreshes, PendingRefresh)

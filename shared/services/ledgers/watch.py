@@ -1,0 +1,52 @@
+"""The watch table: per dataset and stage, the arrivals and the staleness episode they feed
+(partition: the dataset; row: ``upstream`` or ``output``); and the watcher's last tick
+(partition ``_watcher``, row ``tick``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from shared.ports import Entity
+from shared.services.ledgers.table import iso, parse_time
+
+WATCHER = "_watcher"
+
+
+@dataclass(frozen=True)
+class WatcherTick:
+    at: datetime | None
+    etag: str | None = field(default=None, compare=False)
+
+    def to_row(self, table: str) -> Entity:
+        return Entity(table, WATCHER, "tick", {"at": iso(self.at)}, self.etag)
+
+    @classmethod
+    def from_row(cls, entity: Entity) -> WatcherTick:
+        return cls(parse_time(entity.data.get("at")), entity.etag)
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    dataset: str
+    stage: str
+    arrivals: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))  # key → ISO time
+    last_arrival: datetime | None = None
+    late_since: datetime | None = None
+    etag: str | None = field(default=None, compare=False)
+
+    def times(self) -> list[datetime]:
+        return [t for v in self.arrivals.values() if (t := parse_time(v))]
+
+    def to_row(self, table: str) -> Entity:
+        return Entity(table, self.dataset, self.stage, {
+            "arrivals": json.dumps(dict(self.arrivals)), "last_arrival": iso(self.last_arrival),
+            "late_since": iso(self.late_since)}, self.etag)
+
+    @classmethod
+    def from_row(cls, entity: Entity) -> Arrivals:
+        d = entity.data
+        return cls(entity.partition, entity.row, MappingProxyType(json.loads(d.get("arrivals") or "{}")),
+                   parse_time(d.get("last_arrival")), parse_time(d.get("late_since")), entity.etag)
