@@ -37,7 +37,7 @@ from shared.core.models import BlobInfo, PipelineRun, RunStatus
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.services.deps import Deps, Tables
-from shared.services.watch_upstream import run_tick
+from shared.services.upstream_watcher import run_tick
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FILES_PER_DAY = 100

@@ -16,8 +16,8 @@ app = func.FunctionApp()
 @app.blob_trigger(arg_name="blob", path="%OUTPUT_CONTAINER%/{name}", connection="DATA_STORAGE")
 def output_guard(blob: func.InputStream) -> None:
     from shared import bootstrap
-    from shared.services import guard_output
+    from shared.services import output_guard
 
     deps = bootstrap.get_deps()
     container, _, name = (blob.name or "").partition("/")
-    guard_output.validate_blob(deps, container, name, deps.clock.now())
+    output_guard.validate_blob(deps, container, name, deps.clock.now())

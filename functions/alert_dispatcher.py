@@ -14,10 +14,10 @@ bp = func.Blueprint()
 @bp.queue_trigger(arg_name="message", queue_name="alerts", connection="AzureWebJobsStorage")
 def alert_dispatcher(message: func.QueueMessage) -> None:
     from shared import bootstrap
-    from shared.services import dispatch_alerts
+    from shared.services import alert_dispatcher as service
 
     deps = bootstrap.get_deps()
-    outcome = dispatch_alerts.dispatch(deps, message.get_body().decode("utf-8", "replace"),
+    outcome = service.dispatch(deps, message.get_body().decode("utf-8", "replace"),
                                        message.dequeue_count or 1, deps.clock.now())
     log.info("autopilot heartbeat", extra={"component": "alert_dispatcher", "status": outcome.status,
                                            "sent": ",".join(outcome.sent)})
@@ -27,7 +27,7 @@ def alert_dispatcher(message: func.QueueMessage) -> None:
 @bp.queue_trigger(arg_name="message", queue_name="alerts-poison", connection="AzureWebJobsStorage")
 def alert_poison(message: func.QueueMessage) -> None:
     from shared import bootstrap
-    from shared.services import dispatch_alerts
+    from shared.services import alert_dispatcher as service
 
     deps = bootstrap.get_deps()
-    dispatch_alerts.report_poison(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())
+    service.report_poison(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())

@@ -14,8 +14,8 @@ bp = func.Blueprint()
 @bp.timer_trigger(arg_name="timer", schedule="%FOLLOWUP_SCHEDULE%", use_monitor=True)
 def followups(timer: func.TimerRequest) -> None:
     from shared import bootstrap
-    from shared.services import followup
+    from shared.services import followups as service
 
     deps = bootstrap.get_deps()
-    summary = followup.run(deps, deps.clock.now())
+    summary = service.run(deps, deps.clock.now())
     log.info("autopilot heartbeat", extra={"component": "followups", **summary})

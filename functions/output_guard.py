@@ -22,12 +22,12 @@ bp = func.Blueprint()
                  source=func.BlobSource.EVENT_GRID)
 def output_guard(blob: blob_types.BlobClient) -> None:
     from shared import bootstrap
-    from shared.services import guard_output
+    from shared.services import output_guard as service
 
     deps = bootstrap.get_deps()
     # Only the reference is used: reads go through the app's storage adapter (its identity, retries).
     container, name = blob.container_name, blob.blob_name
-    outcome = guard_output.validate_blob(deps, container, name, deps.clock.now())
+    outcome = service.validate_blob(deps, container, name, deps.clock.now())
     fields = {"dataset": outcome.dataset, "batch": outcome.batch, "file": name, "status": outcome.status,
               "codes": ",".join(outcome.codes), "duplicate": outcome.duplicate, "reason": outcome.reason,
               "alerts": ",".join(outcome.alerts)}
@@ -41,7 +41,7 @@ def output_guard(blob: blob_types.BlobClient) -> None:
 @bp.queue_trigger(arg_name="message", queue_name="webjobs-blobtrigger-poison", connection="AzureWebJobsStorage")
 def output_guard_poison(message: func.QueueMessage) -> None:
     from shared import bootstrap
-    from shared.services import guard_output
+    from shared.services import output_guard as service
 
     deps = bootstrap.get_deps()
-    guard_output.report_poison(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())
+    service.report_poison(deps, message.get_body().decode("utf-8", "replace"), deps.clock.now())

@@ -15,8 +15,8 @@ bp = func.Blueprint()
 def upstream_watcher(timer: func.TimerRequest) -> None:
     # Imported on first invocation, not at indexing: cold start stays close to azure.functions alone.
     from shared import bootstrap
-    from shared.services import watch_upstream
+    from shared.services import upstream_watcher as service
 
     deps = bootstrap.get_deps()
-    outcome = watch_upstream.run_tick(deps, now=deps.clock.now(), past_due=timer.past_due)
+    outcome = service.run_tick(deps, now=deps.clock.now(), past_due=timer.past_due)
     log.info("autopilot heartbeat", extra={"component": "upstream_watcher", **outcome.summary()})

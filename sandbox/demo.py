@@ -66,7 +66,7 @@ def seed_history(deps: Any, timeline: Timeline) -> None:
     from shared.adapters import profilers
     from shared.core import history
     from shared.core.models import BlobInfo
-    from shared.services import guard_output
+    from shared.services import output_guard
 
     contract = deps.config.dataset("scores").output.contract
     rng = random.Random(7)
@@ -85,7 +85,7 @@ def seed_history(deps: Any, timeline: Timeline) -> None:
         profile = profilers.profile_file(io.BytesIO(data), contract, fmt="csv", size=len(data))
         observation = history.from_profile(profile, ts=ts, dataset="scores", stage="output", name=name,
                                            drift_columns=contract.drift.columns)
-        guard_output.record_history(deps, observation, BlobInfo(name, len(data), ts, f"seed-{day}"))
+        output_guard.record_history(deps, observation, BlobInfo(name, len(data), ts, f"seed-{day}"))
     timeline.say("history", f"seeded {SEED_DAYS} days of output history (profiles of generated normal outputs)")
 
 
@@ -112,7 +112,7 @@ def main() -> int:
 
 def play() -> int:
     from sandbox.stack import Stack
-    from shared.services import guard_output
+    from shared.services import output_guard
 
     timeline = Timeline()
     (ROOT / ".sandbox").mkdir(exist_ok=True)
@@ -143,7 +143,7 @@ def play() -> int:
             finished = adf.wait_finished(runs[0]["runId"], timeout=90)
             timeline.say("adf", f"run {runs[0]['runId'][:8]}… {finished['status']}: scored the batch into "
                                 "outputs/scores/…, then called /api/pipeline-events")
-            verdict = wait(lambda: guard_output.read_verdict(deps, "scores", f"{day:%Y/%m/%d}"), 30)
+            verdict = wait(lambda: output_guard.read_verdict(deps, "scores", f"{day:%Y/%m/%d}"), 30)
             timeline.check(verdict is not None and verdict["status"] == "pass",
                            "output guard: the output passed its contract and history")
             decision = decided(deps, runs[0]["runId"])
@@ -167,7 +167,7 @@ def play() -> int:
         timeline.check(tick.succeeded and len(runs2) == 1, "tick 4: one run started for that batch")
         if runs2:
             adf.wait_finished(runs2[0]["runId"], timeout=90)
-            verdict2 = wait(lambda: guard_output.read_verdict(deps, "scores", f"{other:%Y/%m/%d}"), 30)
+            verdict2 = wait(lambda: output_guard.read_verdict(deps, "scores", f"{other:%Y/%m/%d}"), 30)
             timeline.check(verdict2 is not None and verdict2["status"] == "fail",
                            f"output guard: the anomalous output failed ({verdict2 and verdict2['status']})")
             decision2 = decided(deps, runs2[0]["runId"])

@@ -11,7 +11,7 @@ from shared.core.events import PipelineEvent
 from shared.core.models import Alert, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import NotFound
-from shared.services import guard_output, refresh, run_durations
+from shared.services import output_guard, refresh, run_durations
 from shared.services.deps import Deps
 
 
@@ -75,7 +75,7 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
                             facts=slow.facts, links=links))
     verdict = None
     if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
-        found = guard_output.read_verdict(deps, ds.name, batch_id.split(":", 1)[1])
+        found = output_guard.read_verdict(deps, ds.name, batch_id.split(":", 1)[1])
         if found is None and now < verdict_deadline:
             raise VerdictPending
         verdict = str(found["status"]) if found else None

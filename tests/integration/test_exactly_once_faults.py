@@ -27,7 +27,7 @@ from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.ports import Entity
 from shared.services.deps import Deps, Tables
-from shared.services.watch_upstream import run_tick
+from shared.services.upstream_watcher import run_tick
 from tests.fakes import FixedClock, ListAlertSink
 
 SCHEDULES = 200

@@ -14,7 +14,7 @@ from shared.adapters.storage import AzureBlobStore, QueueAlertSink, TableStateSt
 from shared.connections import StorageTarget
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
-from shared.services import guard_output
+from shared.services import output_guard
 from shared.services.deps import Deps, Tables
 from shared.services.ledgers import Ledgers
 from tests.fakes import FixedClock
@@ -43,12 +43,12 @@ def queued_alerts(storage: StorageTarget, queue: str) -> list[dict[str, object]]
 def test_a_good_file_gets_a_report_beside_it_and_a_pass_verdict(storage: StorageTarget, unique: str) -> None:
     deps = make_deps(storage, unique)
     deps.data.write_bytes(unique, "scores/2026/11/21/scores.csv", GOOD.encode())
-    outcome = guard_output.validate_blob(deps, unique, "scores/2026/11/21/scores.csv", deps.clock.now())
+    outcome = output_guard.validate_blob(deps, unique, "scores/2026/11/21/scores.csv", deps.clock.now())
     assert outcome.status == "pass" and outcome.batch == "2026/11/21"
     report = json.loads(deps.data.read_bytes(unique, outcome.report_blob))
     assert report["status"] == "pass" and report["profile"]["rows"] == 50
     assert outcome.report_blob == "scores/_reports/2026/11/21/scores.csv.report.json"
-    assert guard_output.read_verdict(deps, "scores", "2026/11/21") == {
+    assert output_guard.read_verdict(deps, "scores", "2026/11/21") == {
         "status": "pass", "files": {"scores/2026/11/21/scores.csv": "pass"}}
 
 
@@ -56,7 +56,7 @@ def test_the_same_blob_delivered_three_times_counts_once(storage: StorageTarget,
     deps = make_deps(storage, unique)
     name = "scores/2026/11/21/bad.csv"
     deps.data.write_bytes(unique, name, b"id,score\n1,7\n")
-    outcomes = [guard_output.validate_blob(deps, unique, name, deps.clock.now()) for _ in range(3)]
+    outcomes = [output_guard.validate_blob(deps, unique, name, deps.clock.now()) for _ in range(3)]
     assert [o.duplicate for o in outcomes] == [False, True, True]
     assert {o.status for o in outcomes} == {"fail"}
     history = Ledgers.of(deps).history.query("scores|output")
@@ -69,11 +69,11 @@ def test_a_changed_blob_is_judged_again(storage: StorageTarget, unique: str) -> 
     deps = make_deps(storage, unique)
     name = "scores/2026/11/21/scores.csv"
     deps.data.write_bytes(unique, name, b"id,score\n1,7\n")
-    assert guard_output.validate_blob(deps, unique, name, deps.clock.now()).status == "fail"
+    assert output_guard.validate_blob(deps, unique, name, deps.clock.now()).status == "fail"
     deps.data.write_bytes(unique, name, GOOD.encode())
-    again = guard_output.validate_blob(deps, unique, name, deps.clock.now())
+    again = output_guard.validate_blob(deps, unique, name, deps.clock.now())
     assert not again.duplicate and again.status == "pass"
-    assert guard_output.read_verdict(deps, "scores", "2026/11/21")["status"] == "pass"  # type: ignore[index]
+    assert output_guard.read_verdict(deps, "scores", "2026/11/21")["status"] == "pass"  # type: ignore[index]
 
 
 @pytest.mark.parametrize("name", ["scores/_reports/2026/11/21/x.csv.report.json", "scores/2026/11/21/_SUCCESS",
@@ -81,7 +81,7 @@ def test_a_changed_blob_is_judged_again(storage: StorageTarget, unique: str) -> 
 def test_reports_markers_and_foreign_files_are_skipped(storage: StorageTarget, unique: str, name: str) -> None:
     deps = make_deps(storage, unique)
     deps.data.write_bytes(unique, name, b"x")
-    outcome = guard_output.validate_blob(deps, unique, name, deps.clock.now())
+    outcome = output_guard.validate_blob(deps, unique, name, deps.clock.now())
     assert outcome.status == "skipped" and outcome.reason
 
 
@@ -89,7 +89,7 @@ def test_random_bytes_are_a_fail_finding_not_a_crash(storage: StorageTarget, uni
     deps = make_deps(storage, unique)
     name = "scores/2026/11/21/garbage.csv"
     deps.data.write_bytes(unique, name, bytes(range(256)) * 64)
-    outcome = guard_output.validate_blob(deps, unique, name, deps.clock.now())
+    outcome = output_guard.validate_blob(deps, unique, name, deps.clock.now())
     assert outcome.status == "fail" and outcome.report["findings"]
 
 
@@ -98,6 +98,6 @@ def test_a_poison_message_from_the_host_raises_an_alert(storage: StorageTarget, 
     message = json.dumps({"Type": "BlobTrigger", "FunctionId": "Host.Functions.output_guard",
                           "BlobType": "BlockBlob", "ContainerName": unique,
                           "BlobName": "scores/2026/11/21/x.csv", "ETag": "\"0x1\""})
-    alert = guard_output.report_poison(deps, message, deps.clock.now())
+    alert = output_guard.report_poison(deps, message, deps.clock.now())
     assert alert.code == "output_poison" and alert.dataset == "scores"
     assert queued_alerts(storage, f"{unique}alerts")[0]["code"] == "output_poison"

@@ -14,7 +14,7 @@ from shared.errors import Rejected, Throttled, Unavailable
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.batches import BatchRecord
-from shared.services.watch_upstream import run_tick
+from shared.services.upstream_watcher import run_tick
 from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingRunner
 
 

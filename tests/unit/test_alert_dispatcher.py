@@ -8,7 +8,7 @@ from shared.core.dispatch import DispatchPolicy
 from shared.core.models import Alert, Severity
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
-from shared.services import dispatch_alerts
+from shared.services import alert_dispatcher
 from shared.services.deps import Deps
 from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingNotifier
 
@@ -31,8 +31,8 @@ class World:
         return Alert(dataset, code, severity, "something happened", self.clock.now(), topic="t", subject=subject,
                      resolves=resolves)
 
-    def send(self, alert: Alert, attempt: int = 1) -> dispatch_alerts.DispatchOutcome:
-        return dispatch_alerts.dispatch(self.deps, alert.to_json(), attempt, self.clock.now())
+    def send(self, alert: Alert, attempt: int = 1) -> alert_dispatcher.DispatchOutcome:
+        return alert_dispatcher.dispatch(self.deps, alert.to_json(), attempt, self.clock.now())
 
 
 def test_an_alert_goes_to_teams_and_email_once() -> None:
@@ -73,17 +73,17 @@ def test_a_burst_becomes_a_digest() -> None:
     for i in range(6):
         world.send(world.alert(code="output_warning", severity=Severity.WARN, subject=f"f{i}.csv"))
     assert len(world.teams.sent) == 3
-    sent = dispatch_alerts.send_digests(world.deps, world.clock.now())
+    sent = alert_dispatcher.send_digests(world.deps, world.clock.now())
     assert sent == {"teams": 3, "email": 3}
     assert world.teams.sent[-1].subject == "3 alerts"
-    assert dispatch_alerts.send_digests(world.deps, world.clock.now()) == {}
+    assert alert_dispatcher.send_digests(world.deps, world.clock.now()) == {}
 
 
 def test_a_failing_channel_raises_for_retry_and_the_retry_skips_the_channel_that_succeeded() -> None:
     world = World()
     world.teams.down = True
     alert = world.alert()
-    with pytest.raises(dispatch_alerts.DeliveryFailed):
+    with pytest.raises(alert_dispatcher.DeliveryFailed):
         world.send(alert, attempt=1)
     assert len(world.email.sent) == 1
     world.teams.down = False
@@ -96,7 +96,7 @@ def test_a_message_that_keeps_failing_on_teams_goes_to_email_on_its_fourth_attem
     world.teams.down = True
     alert = world.alert(dataset="scores")
     for attempt in (1, 2, 3):
-        with pytest.raises(dispatch_alerts.DeliveryFailed):
+        with pytest.raises(alert_dispatcher.DeliveryFailed):
             world.send(alert, attempt)
     assert len(world.email.sent) == 1          # the email copy went out on the first attempt
     assert world.send(alert, attempt=4).sent == ["email"] and world.teams.sent == []
@@ -105,10 +105,10 @@ def test_a_message_that_keeps_failing_on_teams_goes_to_email_on_its_fourth_attem
 def test_a_channel_failing_for_minutes_is_bypassed_then_probed_again() -> None:
     world = World()
     world.teams.down = True
-    with pytest.raises(dispatch_alerts.DeliveryFailed):
+    with pytest.raises(alert_dispatcher.DeliveryFailed):
         world.send(world.alert(subject="a"))
     world.clock.advance(minutes=3)
-    with pytest.raises(dispatch_alerts.DeliveryFailed):
+    with pytest.raises(alert_dispatcher.DeliveryFailed):
         world.send(world.alert(subject="b"))
     # Failing for 3 minutes: new alerts skip Teams and go by email straight away.
     assert world.send(world.alert(subject="c")).sent == ["email"]
@@ -121,13 +121,13 @@ def test_a_channel_failing_for_minutes_is_bypassed_then_probed_again() -> None:
 def test_a_teams_only_alert_during_an_outage_is_retried_not_dropped() -> None:
     world = World()
     world.teams.down = True
-    with pytest.raises(dispatch_alerts.DeliveryFailed):
+    with pytest.raises(alert_dispatcher.DeliveryFailed):
         world.send(world.alert(dataset="quiet"), attempt=5)
 
 
 def test_a_poison_message_is_reported_on_every_channel() -> None:
     world = World(default_email=("oncall@example.com",))
-    delivered = dispatch_alerts.report_poison(world.deps, "{not json", world.clock.now())
+    delivered = alert_dispatcher.report_poison(world.deps, "{not json", world.clock.now())
     assert sorted(delivered) == ["email", "teams"]
     assert "unreadable alert message" in world.teams.sent[0].text
     assert world.email.sent[0].to == ("oncall@example.com",)
@@ -137,7 +137,7 @@ def test_a_poison_notice_no_channel_takes_puts_the_alert_back_on_the_queue() -> 
     world = World()
     world.teams.down = True
     text = world.alert(dataset="quiet").to_json()
-    assert dispatch_alerts.report_poison(world.deps, text, world.clock.now()) == []
+    assert alert_dispatcher.report_poison(world.deps, text, world.clock.now()) == []
     sink = world.deps.alerts
     assert isinstance(sink, ListAlertSink) and sink.requeued[0][0] == text
 
@@ -145,13 +145,13 @@ def test_a_poison_notice_no_channel_takes_puts_the_alert_back_on_the_queue() -> 
 def test_a_malformed_alert_message_raises_so_it_reaches_the_poison_queue() -> None:
     world = World()
     with pytest.raises(ValueError, match="malformed alert message"):
-        dispatch_alerts.dispatch(world.deps, '{"dataset": "x"}', 1, world.clock.now())
+        alert_dispatcher.dispatch(world.deps, '{"dataset": "x"}', 1, world.clock.now())
 
 
 def test_a_fail_alert_without_any_channel_is_a_warning_naming_the_dataset_code_and_settings(
         caplog: pytest.LogCaptureFixture) -> None:
     world = World(teams_configured=False, email_configured=False)
-    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    caplog.set_level("INFO", logger="shared.services.alert_dispatcher")
     outcome = world.send(world.alert(code="output_failed"))
     assert outcome.status == "suppressed"
     [record] = [r for r in caplog.records if r.levelname == "WARNING"]
@@ -165,7 +165,7 @@ def test_a_fail_alert_without_any_channel_is_a_warning_naming_the_dataset_code_a
 def test_a_fail_alert_for_a_dataset_without_recipients_names_alert_email_to(
         caplog: pytest.LogCaptureFixture) -> None:
     world = World(teams_configured=False)          # email works, but "quiet" names no recipients
-    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    caplog.set_level("INFO", logger="shared.services.alert_dispatcher")
     world.send(world.alert(dataset="quiet"))
     [record] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert record.dataset == "quiet"  # type: ignore[attr-defined]
@@ -174,7 +174,7 @@ def test_a_fail_alert_for_a_dataset_without_recipients_names_alert_email_to(
 
 def test_a_warning_alert_without_a_channel_stays_a_quiet_suppression(caplog: pytest.LogCaptureFixture) -> None:
     world = World(teams_configured=False, email_configured=False)
-    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    caplog.set_level("INFO", logger="shared.services.alert_dispatcher")
     world.send(world.alert(code="output_warning", severity=Severity.WARN))
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     assert "alert suppressed" in caplog.text
@@ -183,7 +183,7 @@ def test_a_warning_alert_without_a_channel_stays_a_quiet_suppression(caplog: pyt
 def test_a_sent_alert_is_logged_once_per_channel_with_dataset_code_and_fingerprint(
         caplog: pytest.LogCaptureFixture) -> None:
     world = World()
-    caplog.set_level("INFO", logger="shared.services.dispatch_alerts")
+    caplog.set_level("INFO", logger="shared.services.alert_dispatcher")
     alert = world.alert()
     world.send(alert)
     sent = [r for r in caplog.records if r.getMessage() == "alert sent"]

@@ -13,7 +13,7 @@ from shared.core.dispatch import DispatchPolicy
 from shared.core.models import Alert, Severity
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
-from shared.services import dispatch_alerts
+from shared.services import alert_dispatcher
 from shared.services.deps import Deps
 from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingNotifier
 
@@ -58,9 +58,9 @@ def test_a_ten_minute_teams_outage_loses_nothing() -> None:
             for message in [m for m in queue if m.visible_at <= now]:  # type: ignore[operator]
                 message.dequeue_count += 1
                 try:
-                    dispatch_alerts.dispatch(deps, message.text, message.dequeue_count, now)
+                    alert_dispatcher.dispatch(deps, message.text, message.dequeue_count, now)
                     queue.remove(message)
-                except dispatch_alerts.DeliveryFailed:
+                except alert_dispatcher.DeliveryFailed:
                     if message.dequeue_count >= MAX_DEQUEUE:
                         queue.remove(message)
                         poison.append(message)
@@ -68,7 +68,7 @@ def test_a_ten_minute_teams_outage_loses_nothing() -> None:
                         message.visible_at = now + VISIBILITY
             for message in list(poison):
                 poison.remove(message)
-                dispatch_alerts.report_poison(deps, message.text, now)
+                alert_dispatcher.report_poison(deps, message.text, now)
             for text, delay in sink.requeued:
                 queue.append(Message(text, now + delay))
             sink.requeued.clear()
