@@ -119,3 +119,8 @@ def email(alerts: Sequence[Alert], to: Sequence[str]) -> Message:
 def teams_message(alerts: Sequence[Alert]) -> Message:
     subject = title(alerts[0]) if len(alerts) == 1 else f"{len(alerts)} alerts"
     return Message(subject=subject, text="\n".join(a.message for a in alerts), card=teams_card(alerts))
+
+
+def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> Message:
+    """The message one channel gets for these alerts: an Adaptive Card for Teams, else an email."""
+    return teams_message(alerts) if channel == "teams" else email(alerts, recipients)

@@ -25,7 +25,7 @@ from shared.core.dispatch import (
     should_digest,
     with_fallback,
 )
-from shared.core.models import Alert, Message, Severity
+from shared.core.models import Alert, Severity
 from shared.core.spec import AlertRoutes
 from shared.errors import ExternalError
 from shared.services.deps import Deps
@@ -92,10 +92,6 @@ def _earlier_attempts(ledgers: Ledgers, alert: Alert) -> dict[str, str]:
     return {row.channel: row.status for row in ledgers.attempts.query(alert.fingerprint, prefix, prefix + "~")}
 
 
-def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> Message:
-    return render.teams_message(alerts) if channel == "teams" else render.email(alerts, recipients)
-
-
 def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> DispatchOutcome:
     """Deliver one alert from the queue. Raises ValueError for a malformed message (it goes to the
     poison queue, which is watched) and DeliveryFailed when a channel must be retried."""
@@ -135,7 +131,7 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
         try:
             if notifier is None:
                 raise DeliveryFailed(f"channel {channel} is not configured")
-            notifier.send(message_for(channel, [alert], decision.recipients))
+            notifier.send(render.message_for(channel, [alert], decision.recipients))
         except ExternalError as exc:
             health[channel] = note_send(health[channel], now, False, policy)
             _save_health(ledgers, channel, health[channel])
@@ -158,31 +154,6 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
     return outcome
 
 
-def send_digests(deps: Deps, now: datetime) -> dict[str, int]:
-    """Send each channel's parked alerts as one digest (called by a timer). Returns counts sent."""
-    sent: dict[str, int] = {}
-    parked = Ledgers.of(deps).digest
-    for channel in ("teams", "email"):
-        rows = parked.query(channel)
-        if not rows:
-            continue
-        alerts = [r.parsed() for r in rows]
-        recipients = tuple(sorted({t for r in rows for t in r.to}))
-        notifier = deps.notifiers.get(channel)
-        if notifier is None:
-            continue
-        try:
-            notifier.send(message_for(channel, alerts, recipients))
-        except ExternalError as exc:
-            log.warning("digest delivery failed; kept for the next run",
-                        extra={"channel": channel, "alerts": len(alerts), "error_type": type(exc).__name__})
-            continue
-        for row in rows:
-            parked.delete(row)
-        sent[channel] = len(alerts)
-    return sent
-
-
 def report_poison(deps: Deps, text: str, now: datetime) -> list[str]:
     """An alert message the dispatcher gave up on: tell people on every channel that will take it."""
     try:
@@ -200,7 +171,7 @@ def report_poison(deps: Deps, text: str, now: datetime) -> list[str]:
         if channel == "email" and not recipients:
             continue
         try:
-            notifier.send(message_for(channel, [alert], recipients))
+            notifier.send(render.message_for(channel, [alert], recipients))
             delivered.append(channel)
         except ExternalError as exc:
             log.error("poison alert could not be delivered", extra={"channel": channel,

@@ -10,7 +10,7 @@ from typing import Any
 
 from shared.core.models import Alert, Severity
 from shared.errors import ExternalError, NotFound
-from shared.services import alert_dispatcher, refresh
+from shared.services import digests, refresh
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.run_durations import duration_band
@@ -23,7 +23,7 @@ def run(deps: Deps, now: datetime) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     steps: tuple[tuple[str, Callable[[], dict[str, int]]], ...] = (
         ("refreshes", lambda: refresh.follow_up(deps, now)),
-        ("digests", lambda: alert_dispatcher.send_digests(deps, now)),
+        ("digests", lambda: digests.send(deps, now)),
         ("stuck", lambda: {"stuck": check_stuck_runs(deps, now)}))
     for name, step in steps:
         try:

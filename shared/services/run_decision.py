@@ -11,8 +11,9 @@ from shared.core.events import PipelineEvent
 from shared.core.models import Alert, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import NotFound
-from shared.services import output_guard, refresh, run_durations
+from shared.services import refresh, run_durations
 from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
 
 
 class VerdictPending(Exception):
@@ -75,10 +76,10 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
                             facts=slow.facts, links=links))
     verdict = None
     if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
-        found = output_guard.read_verdict(deps, ds.name, batch_id.split(":", 1)[1])
+        found = Ledgers.of(deps).verdicts.find(ds.name, batch_id.split(":", 1)[1])
         if found is None and now < verdict_deadline:
             raise VerdictPending
-        verdict = str(found["status"]) if found else None
+        verdict = found.status if found else None
     refreshes: list[dict[str, str]] = []
     held: list[str] = []
     for target in ds.powerbi if ds else ():

@@ -8,7 +8,7 @@ from shared.core.dispatch import DispatchPolicy
 from shared.core.models import Alert, Severity
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
-from shared.services import alert_dispatcher
+from shared.services import alert_dispatcher, digests
 from shared.services.deps import Deps
 from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingNotifier
 
@@ -73,10 +73,10 @@ def test_a_burst_becomes_a_digest() -> None:
     for i in range(6):
         world.send(world.alert(code="output_warning", severity=Severity.WARN, subject=f"f{i}.csv"))
     assert len(world.teams.sent) == 3
-    sent = alert_dispatcher.send_digests(world.deps, world.clock.now())
+    sent = digests.send(world.deps, world.clock.now())
     assert sent == {"teams": 3, "email": 3}
     assert world.teams.sent[-1].subject == "3 alerts"
-    assert alert_dispatcher.send_digests(world.deps, world.clock.now()) == {}
+    assert digests.send(world.deps, world.clock.now()) == {}
 
 
 def test_a_failing_channel_raises_for_retry_and_the_retry_skips_the_channel_that_succeeded() -> None:
