@@ -26,17 +26,20 @@ class RunFacts:
     duration_s: float | None = None
 
 
-def hold_reasons(run: RunFacts, verdict: str | None, outputs_expected: bool, target: PowerBIDataset) -> list[str]:
-    """Why this dataset must not be refreshed now; empty when it may be."""
+def hold_reasons(run: RunFacts, verdict: str | None, outputs_expected: bool, target: PowerBIDataset,
+                 outputs_detail: str = "") -> list[str]:
+    """Why this dataset must not be refreshed now; empty when it may be. ``outputs_detail`` says why the
+    outputs have no verdict, or which of them failed."""
+    detail = f" ({outputs_detail})" if outputs_detail else ""
     reasons = []
     if not run.succeeded:
         where = f" in activity {run.failed_activity}" if run.failed_activity else ""
         reasons.append(f"the run {run.status.lower()}{where}" + (f": {run.error}" if run.error else ""))
     if outputs_expected:
         if verdict is None:
-            reasons.append("its outputs have not been validated")
+            reasons.append(f"its outputs have not been validated{detail}")
         elif verdict == "fail":
-            reasons.append("its outputs failed validation")
+            reasons.append(f"its outputs failed validation{detail}")
         elif verdict == "warn" and not target.refresh_on_warn:
             reasons.append("its outputs passed with warnings (refresh_on_warn is off)")
     return reasons

@@ -177,6 +177,16 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class OutputBatchRule:
+    """When an output batch (a partition folder) is complete, for the circuit breaker: every file the
+    pipeline wrote is there. Spark and Databricks write ``_SUCCESS`` last; without a marker, a quiet
+    period after the newest file. Either way the breaker also waits until every file is judged."""
+
+    marker: str | None = None           # e.g. _SUCCESS at the batch root
+    quiet_period: Duration = field(default_factory=Duration)
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     container: str
     prefix: str = ""
@@ -184,6 +194,7 @@ class OutputSpec:
     contract: Contract = field(default_factory=Contract)
     staleness: StalenessSpec = field(default_factory=StalenessSpec)
     reports_prefix: str = "_reports/"
+    batch: OutputBatchRule = field(default_factory=OutputBatchRule)
 
     @property
     def base(self) -> str:

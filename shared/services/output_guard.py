@@ -165,9 +165,13 @@ def report_poison(deps: Deps, message: str, now: datetime) -> Alert:
         container, name = "", message[:300]
     found = find_dataset(deps, container, name) if container else None
     dataset = found[0].name if found else "unknown"
+    batch = batch_key(found[1], name) if found else ""
+    if batch:   # a file that cannot be judged fails its batch: the breaker never refreshes on it
+        _update_verdict(Ledgers.of(deps), dataset, batch, name, "fail")
     alert = Alert(dataset, "output_poison", Severity.FAIL,
                   f"{container}/{name} could not be validated after repeated attempts; it is in the poison "
-                  "queue and its batch has no verdict. Check the file and the function logs, then re-upload it.",
+                  "queue and fails its batch" + (f" {batch}" if batch else "") + " (no Power BI refresh comes "
+                  "of it). Check the file and the function logs, then re-upload it.",
                   now, topic="output_validation", subject=name, facts={"file": f"{container}/{name}"})
     deps.alerts.emit(alert)
     return alert

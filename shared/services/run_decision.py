@@ -3,10 +3,11 @@ Power BI or hold it (the circuit breaker). Called once per run by the ``pipeline
 
 from __future__ import annotations
 
+import posixpath
 from datetime import datetime
 from typing import Any
 
-from shared.core import breaker
+from shared.core import batch_outputs, breaker
 from shared.core.events import PipelineEvent
 from shared.core.models import Alert, RunStatus, Severity
 from shared.core.spec import DatasetSpec
@@ -26,6 +27,25 @@ def dataset_for(deps: Deps, pipeline: str, batch_id: str) -> DatasetSpec | None:
         if batch_id.startswith(f"{ds.name}:"):
             return ds
     return candidates[0] if len(candidates) == 1 else None
+
+
+def _outputs_seen(deps: Deps, ds: DatasetSpec, key: str) -> batch_outputs.OutputsSeen:
+    """The batch's output files as they are now (one listing) and the verdicts of those judged."""
+    assert ds.output is not None
+    out = ds.output
+    root = f"{out.base}{key}/"
+    files, newest, marker_seen = [], None, False
+    for blob in deps.data.list_blobs(out.container, root):
+        relative = blob.name[len(out.base):]
+        basename = posixpath.basename(blob.name)
+        if out.batch.marker and blob.name == root + out.batch.marker:
+            marker_seen = True
+        elif not relative.startswith(out.reports_prefix.strip("/") + "/") and not basename.startswith(("_", ".")):
+            files.append(blob.name)
+            newest = blob.last_modified if newest is None or blob.last_modified > newest else newest
+    found = Ledgers.of(deps).verdicts.find(ds.name, key)
+    return batch_outputs.OutputsSeen(tuple(sorted(files)), dict(found.files) if found else {}, out.batch.marker,
+                                     marker_seen, newest)
 
 
 def verify(deps: Deps, event: PipelineEvent, now: datetime) -> tuple[breaker.RunFacts, str]:
@@ -74,16 +94,18 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
     if slow is not None:
         alerts.append(Alert(name, slow.code, slow.severity, slow.message, now, subject=slow.subject,
                             facts=slow.facts, links=links))
-    verdict = None
+    verdict, outputs_detail = None, ""
     if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
-        found = Ledgers.of(deps).verdicts.find(ds.name, batch_id.split(":", 1)[1])
-        if found is None and now < verdict_deadline:
+        outputs = batch_outputs.judge_outputs(_outputs_seen(deps, ds, batch_id.split(":", 1)[1]),
+                                              ds.output.batch.quiet_period, now)
+        if not outputs.ready and now < verdict_deadline:
             raise VerdictPending
-        verdict = found.status if found else None
+        verdict, outputs_detail = outputs.status, outputs.reason
     refreshes: list[dict[str, str]] = []
     held: list[str] = []
     for target in ds.powerbi if ds else ():
-        reasons = breaker.hold_reasons(facts, verdict, ds is not None and ds.output is not None, target)
+        reasons = breaker.hold_reasons(facts, verdict, ds is not None and ds.output is not None, target,
+                                       outputs_detail)
         if reasons:
             held.append(f"{target.dataset}: {breaker.summarize(reasons)}")
             refreshes.append({"workspace": target.workspace, "dataset": target.dataset, "state": "held",

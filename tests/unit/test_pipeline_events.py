@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import pytest
@@ -16,7 +17,7 @@ from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.errors import Conflict, Rejected, Throttled
 from shared.ports import RefreshState
-from shared.services import pipeline_events, refresh, webhook
+from shared.services import output_guard, pipeline_events, refresh, webhook
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.verdicts import Verdict
@@ -62,10 +63,10 @@ class DenyAll:
 
 
 class World:
-    def __init__(self, refresh_on_warn: bool = False, limit: int = 8) -> None:
+    def __init__(self, refresh_on_warn: bool = False, limit: int = 8, marker: str | None = None) -> None:
         config, problems = coerce(PipelinesConfig, {"datasets": [{
             "name": "scores", "upstream": {"container": "upstream"}, "pipeline": {"name": "score_batch"},
-            "output": {"container": "outputs", "prefix": "scores"},
+            "output": {"container": "outputs", "prefix": "scores", "batch": {"marker": marker}},
             "powerbi": [{"workspace": "ws", "dataset": "ds", "refresh_on_warn": refresh_on_warn}]}]})
         assert config is not None, problems
         self.clock = FixedClock()
@@ -73,18 +74,29 @@ class World:
         self.refresher = FakeRefresher()
         self.alerts = ListAlertSink()
         self.queue = ListQueue()
-        self.deps = Deps(config, self.clock, MemoryBlobStore(), MemoryStateStore(), self.runner, self.alerts,
+        self.outputs = MemoryBlobStore(self.clock)
+        self.deps = Deps(config, self.clock, self.outputs, MemoryStateStore(), self.runner, self.alerts,
                          refresher=self.refresher, powerbi_daily_limit=limit, factory_name="adf-prod",
                          verdict_wait=timedelta(0), events_queue=self.queue)
 
     def run(self, batch: str = "scores:2026/11/21", verdict: str | None = "pass", failed: str = "") -> str:
+        """A run whose batch wrote one output file, judged ``verdict`` (None: written, not judged yet)."""
         run_id = self.runner.start_run("score_batch", {"batchId": batch})
         if failed:
             self.runner.activities[run_id] = [{"name": failed, "status": "Failed", "error": "disk full"}]
-        if verdict is not None:
-            key = batch.split(":", 1)[1]
-            Ledgers.of(self.deps).verdicts.upsert(Verdict("scores", key, status=verdict))
+        self.part(batch.split(":", 1)[1], "part-0.csv", verdict)
         return run_id
+
+    def part(self, key: str, name: str, verdict: str | None) -> None:
+        """An output file of batch ``key`` lands, and the guard judges it ``verdict`` (None: not yet)."""
+        blob = f"scores/{key}/{name}"
+        self.outputs.put("outputs", blob, b"id\n1\n")
+        if verdict is not None:
+            verdicts = Ledgers.of(self.deps).verdicts
+            current = verdicts.find("scores", key)
+            files = {**(current.files if current else {}), blob: verdict}
+            status = max(files.values(), key=["pass", "warn", "fail"].index)
+            verdicts.upsert(Verdict("scores", key, MappingProxyType(files), status))
 
     def accept(self, run_id: str) -> Http:
         body = {"factory": "adf-prod", "pipeline": "score_batch", "runId": run_id, "status": "Succeeded"}
@@ -124,7 +136,7 @@ def test_the_body_is_not_trusted_adf_says_an_activity_failed() -> None:
 def test_failing_outputs_hold_the_refresh_and_say_why() -> None:
     world = World()
     reply = world.post(world.run(verdict="fail"))
-    assert reply.body["refreshes"][0]["reason"] == "its outputs failed validation"
+    assert reply.body["refreshes"][0]["reason"] == "its outputs failed validation (1 of 1 files failed: part-0.csv)"
     assert world.alerts.codes() == ["refresh_held"] and world.refresher.requested == []
 
 
@@ -188,7 +200,7 @@ def test_the_worker_waits_for_the_verdict_then_decides() -> None:
     assert pipeline_events.process(world.deps, message, world.clock.now()) == "waiting for the output verdict"
     (again, delay) = world.queue.messages[0]
     assert delay == timedelta(seconds=3)
-    Ledgers.of(world.deps).verdicts.upsert(Verdict("scores", "2026/11/21", status="pass"))
+    world.part("2026/11/21", "part-0.csv", "pass")   # the guard judges the batch's file
     world.queue.drain()
     assert pipeline_events.process(world.deps, again, world.clock.now()) == "decided"
     assert world.refresher.requested == [("ws", "ds")]
@@ -298,3 +310,69 @@ def test_an_event_whose_worker_died_mid_decision_is_looked_at_again_and_decided(
     world.clock.advance(minutes=4)
     assert pipeline_events.process(world.deps, again, world.clock.now()) == "decided"
     assert world.refresher.requested == [("ws", "ds")]
+
+
+# -- a batch of many files: the breaker decides on the whole batch ----------------------------------
+
+def test_an_unjudged_part_keeps_the_decision_waiting_then_holds_saying_how_many_were_judged() -> None:
+    world = World()
+    world.deps = Deps(**{**world.deps.__dict__, "verdict_wait": timedelta(seconds=30)})
+    run_id = world.run()                                     # part-0 judged pass
+    world.part("2026/11/21", "part-1.csv", "pass")
+    world.part("2026/11/21", "part-2.csv", None)             # landed, not judged yet
+    world.accept(run_id)
+    (message,) = world.queue.drain()
+    assert pipeline_events.process(world.deps, message, world.clock.now()) == "waiting for the output verdict"
+
+    world.clock.advance(seconds=31)                          # VERDICT_WAIT is over: hold, and say why
+    (again, _) = world.queue.messages[0]
+    world.queue.drain()
+    assert pipeline_events.process(world.deps, again, world.clock.now()) == "decided"
+    reply = http(pipeline_events.status_of(world.deps, run_id))
+    assert reply.body["decision"] == "refresh_held" and world.refresher.requested == []
+    assert reply.body["refreshes"][0]["reason"] == ("its outputs have not been validated "
+                                                    "(outputs not fully validated: 2 of 3 judged)")
+
+
+def test_one_failing_part_of_many_holds_the_refresh_and_names_it() -> None:
+    world = World()
+    run_id = world.run()
+    for i in range(1, 5):
+        world.part("2026/11/21", f"part-{i}.csv", "fail" if i == 3 else "pass")
+
+    reply = world.post(run_id)
+
+    assert reply.body["decision"] == "refresh_held" and world.refresher.requested == []
+    assert reply.body["refreshes"][0]["reason"] == "its outputs failed validation (1 of 5 files failed: part-3.csv)"
+    assert "part-3.csv" in world.alerts.alerts[-1].message
+
+
+def test_a_batch_whose_marker_never_arrives_is_held_past_the_verdict_wait() -> None:
+    world = World(marker="_SUCCESS")
+
+    reply = world.post(world.run())
+
+    assert reply.body["decision"] == "refresh_held"
+    assert "the batch's _SUCCESS marker has not arrived (1 of 1 judged)" in reply.body["refreshes"][0]["reason"]
+
+
+def test_with_its_marker_and_every_part_judged_the_batch_refreshes() -> None:
+    world = World(marker="_SUCCESS")
+    run_id = world.run()
+    world.outputs.put("outputs", "scores/2026/11/21/_SUCCESS", b"")
+
+    assert world.post(run_id).body["decision"] == "refresh_started"
+
+
+def test_a_poisoned_part_fails_its_batch() -> None:
+    world = World()
+    run_id = world.run()
+    world.part("2026/11/21", "part-1.csv", None)
+    poison = json.dumps({"Type": "BlobTrigger", "FunctionId": "Host.Functions.output_guard",
+                         "ContainerName": "outputs", "BlobName": "scores/2026/11/21/part-1.csv"})
+
+    output_guard.report_poison(world.deps, poison, world.clock.now())
+    reply = world.post(run_id)
+
+    assert reply.body["decision"] == "refresh_held"
+    assert reply.body["refreshes"][0]["reason"] == "its outputs failed validation (1 of 2 files failed: part-1.csv)"
