@@ -7,6 +7,7 @@
         ├── Conflict           a conditional write lost (ETag mismatch, entity already exists)
         ├── Throttled          429 after the adapter's own retries (carries retry_after)
         ├── Unavailable        5xx, timeouts, refused connections after retries
+        ├── Unauthenticated    the app's identity could not get a token (access not granted, bad setup)
         └── Rejected           4xx the caller must fix (bad parameters, forbidden)
 
 Data problems are never exceptions: they are findings (see ``shared.core``).
@@ -65,6 +66,11 @@ class Throttled(ExternalError):
 
 class Unavailable(ExternalError):
     """5xx, timeouts or refused connections after retries; the call may have had an effect."""
+
+
+class Unauthenticated(ExternalError):
+    """No token could be had for a service: retrying at once will not help; a person must grant access
+    or fix the identity's setup."""
 
 
 class Rejected(ExternalError):

@@ -19,7 +19,16 @@ from urllib.parse import quote, urlsplit
 
 from shared.adapters import retry
 from shared.adapters.http import retry_after
-from shared.errors import ConfigError, Conflict, ExternalError, NotFound, Rejected, Throttled, Unavailable
+from shared.errors import (
+    ConfigError,
+    Conflict,
+    ExternalError,
+    NotFound,
+    Rejected,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
 from shared.ports import RefreshState
 
 log = logging.getLogger(__name__)
@@ -147,7 +156,7 @@ class PowerBIRefresher:
                 token = self._token()
             except Exception as exc:
                 # Credential errors can be long; their type is enough and never carries the token.
-                raise _NoToken(f"{what}: no token for Power BI ({type(exc).__name__})") from exc
+                raise Unauthenticated(f"{what}: no token for Power BI ({type(exc).__name__})") from exc
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             try:
                 response = self._session().request(method, url, headers=headers, params=params,
@@ -160,7 +169,7 @@ class PowerBIRefresher:
             raise error_for(response, what)
 
         def wait_for(exc: Exception, tries: int) -> float | None:
-            if isinstance(exc, _NoToken) or not isinstance(exc, ExternalError):
+            if isinstance(exc, Unauthenticated) or not isinstance(exc, ExternalError):
                 return None
             wait = _retry_wait(exc, tries)
             return wait if wait is not None and wait <= self._max_retry_wait else None
@@ -169,10 +178,6 @@ class PowerBIRefresher:
         budget = retry.Budget(count, max_wait=self._max_retry_wait * max(count, 1))
         return retry.call(attempt, budget=budget, wait_for=wait_for, sleep=self._sleep, what=f"Power BI {what}",
                           log=log)
-
-
-class _NoToken(Unavailable):
-    """No token could be had: retrying at once will not help (the follow-up timer tries later)."""
 
 
 def _retry_wait(error: ExternalError, tries: int) -> float | None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from shared.core.models import Alert, Severity
 from shared.core.spec import PowerBIDataset
-from shared.errors import Conflict, ExternalError, Rejected, Throttled
+from shared.errors import Conflict, ExternalError, Rejected, Throttled, Unauthenticated
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.refreshes import PENDING, PendingRefresh, RequestedRefresh, partition
@@ -21,6 +21,7 @@ from shared.services.ledgers.refreshes import PENDING, PendingRefresh, Requested
 log = logging.getLogger(__name__)
 
 RETRY_PENDING = timedelta(minutes=2)
+TOKEN_ATTEMPTS = 3      # requests without a token before the refresh is given up (2, 4 then 8 minutes apart)
 FINAL = ("Completed", "Failed", "Cancelled", "Disabled")
 
 
@@ -67,6 +68,8 @@ def request(deps: Deps, dataset_name: str, target: PowerBIDataset, run_id: str, 
     except Throttled as exc:
         wait = timedelta(seconds=exc.retry_after or RETRY_PENDING.total_seconds())
         return _queue(deps, target, dataset_name, run_id, now + wait, "Power BI is throttling (429)")
+    except Unauthenticated as exc:
+        return _no_token(deps, target, dataset_name, run_id, now, exc)
     except Rejected as exc:
         deps.alerts.emit(Alert(dataset_name, "refresh_failed", Severity.FAIL,
                                f"Power BI refused the refresh of dataset {ds}: {exc}", now, subject=f"{ws}/{ds}",
@@ -85,10 +88,31 @@ def request(deps: Deps, dataset_name: str, target: PowerBIDataset, run_id: str, 
 
 
 def _queue(deps: Deps, target: PowerBIDataset, dataset_name: str, run_id: str, not_before: datetime,
-           reason: str) -> RefreshOutcome:
+           reason: str, attempts: int = 0) -> RefreshOutcome:
     Ledgers.of(deps).pending_refreshes.upsert(PendingRefresh(partition(target), run_id, dataset_name, not_before,
-                                                             reason))
+                                                             reason, attempts))
     return RefreshOutcome(target.workspace, target.dataset, "queued", reason=reason)
+
+
+def _no_token(deps: Deps, target: PowerBIDataset, dataset_name: str, run_id: str, now: datetime,
+              exc: Unauthenticated) -> RefreshOutcome:
+    """No token for Power BI: try a few more times, further apart, then give up and say why, once."""
+    ws, ds = target.workspace, target.dataset
+    pending = Ledgers.of(deps).pending_refreshes.get(partition(target), PENDING)
+    attempts = (pending.attempts if pending is not None else 0) + 1
+    if attempts < TOKEN_ATTEMPTS:
+        return _queue(deps, target, dataset_name, run_id, now + RETRY_PENDING * 2 ** attempts,
+                      f"no token for Power BI ({exc})", attempts)
+    if pending is not None:
+        Ledgers.of(deps).pending_refreshes.delete(pending)
+    deps.alerts.emit(Alert(dataset_name, "refresh_failed", Severity.FAIL,
+                           f"The app's identity could not get a token for Power BI {attempts} times in a row, so the "
+                           f"refresh of dataset {ds} for run {run_id} was given up. Dashboards keep the last refresh. "
+                           "Check that 'Service principals can use Fabric APIs' is enabled for the identity and that "
+                           "it is a member of the workspace (README: After the deploy, Power BI).", now,
+                           topic="refresh_token", subject=f"{ws}/{ds}",
+                           facts={"workspace": ws, "dataset": ds, "run_id": run_id, "error": str(exc)[:300]}))
+    return RefreshOutcome(ws, ds, "failed", reason=f"no token for Power BI after {attempts} attempts")
 
 
 def follow_up(deps: Deps, now: datetime) -> dict[str, int]:

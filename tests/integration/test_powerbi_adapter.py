@@ -13,7 +13,16 @@ import requests
 from sandbox.powerbi_emulator import PowerBIEmulator
 from shared.adapters.http import parse_retry_after
 from shared.adapters.powerbi import PowerBIRefresher, request_id_from
-from shared.errors import ConfigError, Conflict, ExternalError, NotFound, Rejected, Throttled, Unavailable
+from shared.errors import (
+    ConfigError,
+    Conflict,
+    ExternalError,
+    NotFound,
+    Rejected,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
 from tests.integration.secrets_in_logs import assert_nowhere, capture_everything
 
 TOKEN = f"pbi-test-token-{uuid.uuid4().hex}"
@@ -243,13 +252,18 @@ def test_the_emulator_rejects_malformed_refresh_bodies(powerbi: PowerBIEmulator)
     assert raised.value.status == 400 and "typo" in str(raised.value)
 
 
-def test_a_token_provider_failure_is_unavailable() -> None:
+def test_a_token_provider_failure_is_unauthenticated_and_not_retried_at_once() -> None:
+    calls: list[int] = []
+
     def broken() -> str:
+        calls.append(1)
         raise RuntimeError("no managed identity endpoint")
 
-    client = PowerBIRefresher(base_url="http://127.0.0.1:9/v1.0/myorg", token_provider=broken)
-    with pytest.raises(Unavailable, match="no token"):
+    client = PowerBIRefresher(base_url="http://127.0.0.1:9/v1.0/myorg", token_provider=broken, read_retries=3,
+                              sleep=lambda s: None)
+    with pytest.raises(Unauthenticated, match="no token for Power BI \\(RuntimeError\\)"):
         client.latest_refresh(WS, DS)
+    assert calls == [1]
 
 
 def test_a_plain_http_endpoint_off_this_machine_is_refused() -> None:

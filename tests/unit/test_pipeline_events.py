@@ -15,7 +15,7 @@ from shared.core.models import RunStatus
 from shared.core.outcomes import Outcome
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
-from shared.errors import Conflict, Rejected, Throttled
+from shared.errors import Conflict, Rejected, Throttled, Unauthenticated
 from shared.ports import RefreshState
 from shared.services import output_guard, pipeline_events, refresh, webhook
 from shared.services.deps import Deps
@@ -376,3 +376,20 @@ def test_a_poisoned_part_fails_its_batch() -> None:
 
     assert reply.body["decision"] == "refresh_held"
     assert reply.body["refreshes"][0]["reason"] == "its outputs failed validation (1 of 2 files failed: part-1.csv)"
+
+
+def test_a_refresh_without_a_token_is_retried_a_few_times_then_given_up_with_one_refresh_failed() -> None:
+    world = World()
+    world.refresher.fail_next = [Unauthenticated("no token for Power BI (CredentialUnavailableError)")] * 5
+
+    assert world.post(world.run()).body["decision"] == "refresh_queued"
+    codes_after: list[list[str]] = []
+    for _ in range(5):
+        world.clock.advance(minutes=20)
+        refresh.follow_up(world.deps, world.clock.now())
+        codes_after.append(world.alerts.codes())
+
+    assert codes_after[0] == [] and codes_after[1] == ["refresh_failed"]
+    assert codes_after[-1] == ["refresh_failed"]          # given up: no retry every few minutes forever
+    assert len(world.refresher.fail_next) == 2            # three requests, then none
+    assert "could not get a token for Power BI 3 times" in world.alerts.alerts[0].message

@@ -58,18 +58,22 @@ class PendingRefresh:
     dataset_name: str
     not_before: datetime | None
     reason: str
+    attempts: int = 0              # requests that found no token, in a row (written only when > 0)
     etag: str | None = field(default=None, compare=False)
 
     def to_row(self, table: str) -> Entity:
-        return Entity(table, self.target, PENDING, {
-            "run_id": self.run_id, "dataset_name": self.dataset_name, "not_before": iso(self.not_before),
-            "reason": self.reason}, self.etag)
+        data: dict[str, Any] = {"run_id": self.run_id, "dataset_name": self.dataset_name,
+                                "not_before": iso(self.not_before), "reason": self.reason}
+        if self.attempts:
+            data["attempts"] = self.attempts
+        return Entity(table, self.target, PENDING, data, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> PendingRefresh:
         d = entity.data
         return cls(entity.partition, str(d.get("run_id", "")), str(d.get("dataset_name", "")),
-                   parse_time(d.get("not_before")), str(d.get("reason", "")), entity.etag)
+                   parse_time(d.get("not_before")), str(d.get("reason", "")), int(d.get("attempts") or 0),
+                   entity.etag)
 
 
 class Requested(Table[RequestedRefresh]):
