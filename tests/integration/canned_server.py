@@ -15,7 +15,8 @@ Reply = tuple[int, Any, Mapping[str, str]]
 
 
 class CannedServer:
-    """``replies`` maps ``(method, path)`` to ``(status, JSON body or None, headers)``; anything else is 404.
+    """``replies`` maps ``(method, path)`` to ``(status, JSON body or None, headers)``, where a path with a
+    query string is matched before the bare path; anything else is 404.
     ``requests`` records what arrived: method, path with query, headers and JSON body."""
 
     def __init__(self, replies: Mapping[tuple[str, str], Reply]) -> None:
@@ -31,9 +32,9 @@ class CannedServer:
                 raw = self.rfile.read(length) if length else b""
                 canned.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                         "body": json.loads(raw) if raw.strip() else None})
-                status, body, headers = canned.replies.get((self.command, urlsplit(self.path).path),
-                                                           (404, {"error": {"code": "NotFound",
-                                                                            "message": self.path}}, {}))
+                missing = (404, {"error": {"code": "NotFound", "message": self.path}}, {})
+                status, body, headers = canned.replies.get(
+                    (self.command, self.path), canned.replies.get((self.command, urlsplit(self.path).path), missing))
                 data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in headers.items():
