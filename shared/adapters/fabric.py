@@ -92,6 +92,8 @@ class FabricRunner:
                               "Location; the run may exist", status=response.status_code)
         with self._lock:
             self._run_items[run_id] = item
+            while len(self._run_items) > 1000:                 # a cache, not a record: the oldest go first
+                del self._run_items[next(iter(self._run_items))]
         log.debug("job instance started", extra={"pipeline": pipeline, "run_id": run_id, "engine": "fabric"})
         return run_id
 
@@ -114,6 +116,7 @@ class FabricRunner:
         Their ``parameters`` are empty: Fabric does not report them (see ``find_started_run``). Fabric
         keeps about the 100 most recent finished instances of an item; older ones are not listed."""
         runs = []
+        since, until = pipeline_sdk.utc(since), pipeline_sdk.utc(until)
         for instance in self._list(self._item(pipeline), f"list runs of {pipeline}"):
             run = self.to_run(instance)
             updated = run.run_end or run.run_start
@@ -134,6 +137,7 @@ class FabricRunner:
         """The run a lost start answer may have created: the earliest manual job instance of the item that
         started in [claimed_at - 5 min, claimed_at + start_window] and is not in ``known_run_ids`` (the
         runs other claims recorded). None when there is none: the start did not take effect."""
+        claimed_at = pipeline_sdk.utc(claimed_at)
         since, until = claimed_at - timedelta(minutes=5), claimed_at + self.start_window
         found = []
         for instance in self._list(self._item(pipeline), f"reconcile a start of {pipeline}"):

@@ -32,7 +32,7 @@ class CannedServer:
                 raw = self.rfile.read(length) if length else b""
                 canned.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                         "body": json.loads(raw) if raw.strip() else None})
-                missing = (404, {"error": {"code": "NotFound", "message": self.path}}, {})
+                missing: Reply = (404, {"error": {"code": "NotFound", "message": self.path}}, {})
                 status, body, headers = canned.replies.get(
                     (self.command, self.path), canned.replies.get((self.command, urlsplit(self.path).path), missing))
                 data = b"" if body is None else json.dumps(body).encode()
