@@ -14,22 +14,19 @@ import os
 import re
 import signal
 import threading
-import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
-from http.server import BaseHTTPRequestHandler
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import unquote
 
+from sandbox.engine_emulator import Answer, EngineEmulator, Fault, Slowness, json_body
 from sandbox.local_factory import FACTORY_NAME, RESOURCE_GROUP, SUBSCRIPTION_ID
-from sandbox.local_server import QuietServer
 from sandbox.pipelines.queries import ACTIVITY_FILTERS, RUN_FILTERS, ArmError, order, page, select, window
-from sandbox.pipelines.runtime import Injected, Pipeline, PipelineBody, RunRecord, RunSettings, execute
+from sandbox.pipelines.runtime import Pipeline, PipelineBody, RunRecord
+
+__all__ = ["ADFEmulator", "Fault", "Slowness", "main"]
 
 API_VERSION = "2018-06-01"
-_SETTING_NAMES = {"queueDelay": "queue_delay", "runDuration": "run_duration", "webhookUrl": "webhook_url",
-                  "webhookKey": "webhook_key", "webhookTimeout": "webhook_timeout"}
 OPERATIONS = ("createRun", "getRun", "queryPipelineRuns", "queryActivityruns", "cancel")
 _FACTORY = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/"
                       r"microsoft\.datafactory/factories/(?P<factory>[^/]+)(?P<rest>/.*)$", re.IGNORECASE)
@@ -43,170 +40,34 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Fault:
-    """Answer the next ``count`` calls of ``operation`` with ``status``; ``when`` the run is created."""
-
-    operation: str = "createRun"
-    status: int = 500
-    count: int = 1
-    when: str = "before"                 # before | after (the call takes effect, then the error)
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Slowness:
-    operation: str = "*"
-    seconds: float = 1.0
-    count: int = 1
-
-
-class ADFEmulator:
+class ADFEmulator(EngineEmulator):
     """One factory's runs, served over ARM REST. Thread-safe; every knob works in-process and over HTTP."""
+
+    OPERATIONS: ClassVar[tuple[str, ...]] = OPERATIONS
+    server_name: ClassVar[str] = "adf-emulator"
 
     def __init__(self, pipelines: Mapping[str, Pipeline | PipelineBody] | None = None, *,
                  config: Mapping[str, str] | None = None,
                  subscription_id: str = SUBSCRIPTION_ID, resource_group: str = RESOURCE_GROUP,
                  factory_name: str = FACTORY_NAME,
                  host: str = "127.0.0.1", port: int = 0, page_size: int = 5) -> None:
-        if pipelines is None:
-            from sandbox.pipelines import PIPELINES
-            pipelines = PIPELINES
-        self.pipelines = {name: p if isinstance(p, Pipeline) else Pipeline(name, p)
-                          for name, p in pipelines.items()}
-        self.config = dict(config or {})
         self.subscription_id, self.resource_group = subscription_id, resource_group
         self.factory_name = factory_name
-        self.page_size = page_size
-        self.settings = RunSettings(factory_name=factory_name, webhook_url=self.config.get("WEBHOOK_URL", ""),
-                                    webhook_key=self.config.get("WEBHOOK_KEY", ""))
-        self.lock = threading.RLock()
-        self._runs: dict[str, RunRecord] = {}
-        self._faults: list[Fault] = []
-        self._slowness: list[Slowness] = []
-        self._failures: dict[str, Injected] = {}
-        self.requests: list[dict[str, Any]] = []
-        self._threads: list[threading.Thread] = []
-        self._host = host
-        self._server = QuietServer((host, port), _handler_for(self))
-        self._serve_thread: threading.Thread | None = None
-
-    # --- lifecycle ----------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self._host}:{self._server.server_address[1]}"
+        super().__init__(pipelines, config=config, owner_id=self.factory_id, engine_name=factory_name,
+                         host=host, port=port, page_size=page_size)
 
     @property
     def factory_id(self) -> str:
         return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
                 f"/providers/Microsoft.DataFactory/factories/{self.factory_name}")
 
-    def start(self) -> ADFEmulator:
-        self._serve_thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                             name="adf-emulator", daemon=True)
-        self._serve_thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        for run in list(self._runs.values()):
-            run.cancel_requested.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> ADFEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # --- knobs --------------------------------------------------------------------------------------
-
-    def fail_next(self, operation: str = "createRun", *, status: int = 500, count: int = 1,
-                  when: str = "before",
-                  retry_after: float | None = None) -> None:
-        """Answer the next ``count`` calls of ``operation`` ("*" for any) with ``status``.
-
-        ``when="after"`` lets the call take effect first: a createRun then creates the run and still
-        answers 500, the case a caller must reconcile.
-        """
-        if operation != "*" and operation not in OPERATIONS:
-            raise ValueError(f"operation must be '*' or one of {OPERATIONS}")
-        if when not in ("before", "after") or not 400 <= status <= 599 or count < 1:
-            raise ValueError("when is before|after, status a 4xx/5xx, count at least 1")
-        with self.lock:
-            self._faults.append(Fault(operation, status, count, when, retry_after))
-
-    def slow_next(self, operation: str = "*", *, seconds: float = 1.0, count: int = 1) -> None:
-        """Delay the answer (after the call took effect) of the next ``count`` calls of ``operation``."""
-        with self.lock:
-            self._slowness.append(Slowness(operation, seconds, count))
-
-    def fail_pipeline(self, name: str, message: str = "injected failure", activity: str = "") -> None:
-        """Make every run of ``name`` fail in ``activity`` (its first activity when empty)."""
-        with self.lock:
-            self._failures[name] = Injected(message, activity)
-
-    def heal_pipeline(self, name: str) -> None:
-        with self.lock:
-            self._failures.pop(name, None)
-
-    def configure(self, **changes: Any) -> RunSettings:
-        """Change run settings: queue_delay, run_duration, webhook_url, webhook_key, webhook_timeout."""
-        with self.lock:
-            self.settings = replace(self.settings, **changes)
-            return self.settings
-
-    def reset_faults(self) -> None:
-        """Forget pending faults, slowness and injected pipeline failures; runs stay."""
-        with self.lock:
-            self._faults.clear()
-            self._slowness.clear()
-            self._failures.clear()
-
-    def reset(self) -> None:
-        """``reset_faults`` and forget every run and the request log too."""
-        with self.lock:
-            self.reset_faults()
-            for run in self._runs.values():
-                run.cancel_requested.set()
-            self._runs.clear()
-            self.requests.clear()
-
-    # --- inspection ---------------------------------------------------------------------------------
-
-    def runs(self, batch_id: str | None = None, pipeline: str | None = None) -> list[dict[str, Any]]:
-        """Every run (oldest first), with its activity runs; optionally one batch's or one pipeline's."""
-        with self.lock:
-            records = sorted(self._runs.values(), key=lambda r: (r.run_start, r.run_id))
-            out = [{**r.to_json(), "activities": [a.to_json() for a in r.activities]} for r in records
-                   if (batch_id is None or str(r.parameters.get("batchId")) == batch_id)
-                   and (pipeline is None or r.pipeline == pipeline)]
-        return out
-
-    def calls(self, operation: str) -> int:
-        """How many requests for ``operation`` reached the emulator."""
-        with self.lock:
-            return sum(1 for r in self.requests if r["operation"] == operation)
-
-    def wait_finished(self, run_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Block until the run has finished; returns its JSON."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                record = self._runs[run_id]
-                if record.status in ("Succeeded", "Failed", "Cancelled"):
-                    return {**record.to_json(), "activities": [a.to_json() for a in record.activities]}
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"run {run_id} still {record.status} after {timeout}s")
-            time.sleep(0.02)
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "factoryId": self.factory_id}
 
     # --- the ARM operations -------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str],
-               body: bytes) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+               body: bytes) -> Answer:
         """Serve one ARM request; returns (status, JSON body, extra headers)."""
         operation = "unknown"
         try:
@@ -230,20 +91,12 @@ class ADFEmulator:
                                "a bearer token.")
             self._check_factory(match["sub"], match["rg"], match["factory"])
             self._check_api_version(query)
-            fault: Fault | None = self._take(self._faults, operation)
-            if fault is not None and fault.when == "before":
-                raise self._fault_error(fault)
-            result = self._dispatch(operation, found, query, body)
-            if fault is not None:
-                raise self._fault_error(fault)
-            answer: tuple[int, dict[str, Any] | None, dict[str, str]] = (200, result, {})
+            name, params = operation, found
+            result = self.with_faults(operation, lambda: self._dispatch(name, params, query, body))
+            answer: Answer = (200, result, {})
         except ArmError as exc:
             answer = (exc.status, exc.body(), exc.headers)
-        with self.lock:
-            self.requests.append({"method": method, "path": path, "operation": operation,
-                                  "status": answer[0], "at": time.time()})
-        self._delay(operation)
-        return answer
+        return self.finish(operation, answer, method, path)
 
     def _check_factory(self, sub: str, rg: str, factory: str) -> None:
         if (sub.lower(), rg.lower(), factory.lower()) != (
@@ -263,17 +116,7 @@ class ADFEmulator:
                            f"The api-version '{versions[-1]}' is invalid. "
                            f"The supported version is '{API_VERSION}'.")
 
-    def _take(self, queue: list[Any], operation: str) -> Any:
-        """Use up one count of the first Fault or Slowness meant for ``operation``."""
-        with self.lock:
-            for i, item in enumerate(queue):
-                if item.operation in ("*", operation):
-                    queue[i:i + 1] = [replace(item, count=item.count - 1)] if item.count > 1 else []
-                    return item
-        return None
-
-    @staticmethod
-    def _fault_error(fault: Fault) -> ArmError:
+    def fault_answer(self, fault: Fault) -> ArmError:
         headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
         if fault.status == 429:
             return ArmError(429, "TooManyRequests", "The request is being throttled.", headers)
@@ -282,14 +125,9 @@ class ADFEmulator:
                             headers)
         return ArmError(fault.status, "BadRequest", "The emulator was told to reject this request.", headers)
 
-    def _delay(self, operation: str) -> None:
-        slow: Slowness | None = self._take(self._slowness, operation)
-        if slow is not None and slow.seconds > 0:
-            time.sleep(slow.seconds)
-
     def _dispatch(self, operation: str, match: re.Match[str], query: Mapping[str, list[str]],
                   body: bytes) -> dict[str, Any] | None:
-        payload = _json_body(body)
+        payload = json_body(body, lambda m: ArmError(400, "BadRequest", m))
         if operation == "createRun":
             return self._create_run(unquote(match["name"]), payload)
         if operation == "getRun":
@@ -307,7 +145,7 @@ class ADFEmulator:
             uuid.UUID(run_id)
         except ValueError as exc:
             raise ArmError(400, "BadRequest", f"The run id '{run_id}' is not a valid GUID.") from exc
-        record = self._runs.get(run_id)
+        record = self.find_run(run_id)
         if record is None:
             raise ArmError(404, "PipelineRunNotFound", f"Pipeline run '{run_id}' was not found.")
         return record
@@ -323,21 +161,12 @@ class ADFEmulator:
         if missing:
             raise ArmError(400, "BadRequest", f"Missing value for required pipeline parameter(s) "
                            f"{', '.join(missing)} of pipeline {name}.")
-        with self.lock:
-            record = RunRecord(str(uuid.uuid4()), name, dict(parameters), self.factory_id)
-            self._runs[record.run_id] = record
-            thread = threading.Thread(
-                target=execute, name=f"adf-run-{record.run_id[:8]}", daemon=True,
-                args=(pipeline, record, dict(self.config), self.settings, self.lock,
-                      self._failures.get(name)))
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-        return {"runId": record.run_id}
+        return {"runId": self.start_run(name, parameters).run_id}
 
     def _query_runs(self, payload: Any) -> dict[str, Any]:
         payload, after, before = window(payload)
         with self.lock:
-            items = [r.to_json() for r in self._runs.values() if after <= r.last_updated <= before]
+            items = [r.to_json() for r in self.all_runs() if after <= r.last_updated <= before]
         chosen = order(select(items, payload.get("filters"), RUN_FILTERS), payload.get("orderBy"))
         return page(chosen, payload, self.page_size)
 
@@ -351,129 +180,7 @@ class ADFEmulator:
 
     def _cancel(self, run_id: str) -> None:
         with self.lock:
-            record = self._run(run_id)
-            if record.status in ("Queued", "InProgress"):
-                record.cancel_requested.set()
-                record.set_status("Canceling")
-
-    # --- admin calls (/_emulator/...) ---------------------------------------------------------------
-
-    def admin(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> tuple[int, Any]:
-        try:
-            payload = _json_body(body) or {}
-            if not isinstance(payload, dict):
-                return 400, {"error": "the body must be a JSON object"}
-            if method == "GET" and path == "/_emulator/health":
-                return 200, {"status": "ok", "factoryId": self.factory_id}
-            if method == "GET" and path == "/_emulator/runs":
-                batch, pipeline = query.get("batchId", []), query.get("pipeline", [])
-                runs = self.runs(batch[-1] if batch else None, pipeline[-1] if pipeline else None)
-                return 200, {"value": runs}
-            if method == "GET" and path == "/_emulator/requests":
-                with self.lock:
-                    return 200, {"value": list(self.requests)}
-            if method == "POST" and path == "/_emulator/faults":
-                retry_after = float(payload["retryAfter"]) if "retryAfter" in payload else None
-                self.fail_next(str(payload.get("operation", "createRun")),
-                               status=int(payload.get("status", 500)), count=int(payload.get("count", 1)),
-                               when=str(payload.get("when", "before")), retry_after=retry_after)
-                return 204, None
-            if method == "POST" and path == "/_emulator/slow":
-                self.slow_next(str(payload.get("operation", "*")), seconds=float(payload.get("seconds", 1)),
-                               count=int(payload.get("count", 1)))
-                return 204, None
-            if method in ("PUT", "PATCH") and path == "/_emulator/settings":
-                unknown = sorted(set(payload) - set(_SETTING_NAMES) - {"pageSize"})
-                if unknown:
-                    known = sorted([*_SETTING_NAMES, "pageSize"])
-                    return 400, {"error": f"unknown settings {unknown}; known: {known}"}
-                if "pageSize" in payload:
-                    self.page_size = max(1, int(payload["pageSize"]))
-                settings = self.configure(**{
-                    _SETTING_NAMES[k]: str(v) if k in ("webhookUrl", "webhookKey") else float(v)
-                    for k, v in payload.items() if k in _SETTING_NAMES})
-                shown = {**asdict(settings), "webhook_key": "(set)" if settings.webhook_key else ""}
-                return 200, {"settings": shown, "pageSize": self.page_size}
-            failure = re.match(r"^/_emulator/pipelines/([^/]+)/failure$", path)
-            if failure and method == "POST":
-                self.fail_pipeline(unquote(failure[1]), str(payload.get("message", "injected failure")),
-                                   str(payload.get("activity", "")))
-                return 204, None
-            if failure and method == "DELETE":
-                self.heal_pipeline(unquote(failure[1]))
-                return 204, None
-            if method == "POST" and path == "/_emulator/reset":
-                self.reset()
-                return 204, None
-            if method == "POST" and path == "/_emulator/reset-faults":
-                self.reset_faults()
-                return 204, None
-            return 404, {"error": f"no admin call {method} {path}"}
-        except (ValueError, TypeError) as exc:
-            return 400, {"error": str(exc)}
-
-
-def _json_body(body: bytes) -> Any:
-    if not body.strip():
-        return None
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArmError(400, "BadRequest", f"the request body is not valid JSON: {exc}") from exc
-
-
-def _handler_for(emulator: ADFEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 15                      # idle keep-alive connections are closed after this
-        server_version = "adf-emulator"
-        wbufsize = -1                     # headers and body leave in one segment: no delayed-ACK stall
-        disable_nagle_algorithm = True
-
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            query = parse_qs(parts.query)
-            if parts.path.startswith("/_emulator/"):
-                try:
-                    status, answer = emulator.admin(self.command, parts.path, query, body)
-                except ArmError as exc:
-                    status, answer = exc.status, {"error": str(exc)}
-                self._reply(status, answer, {})
-                return
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                status, answer, extra = emulator.handle(self.command, parts.path, query, headers, body)
-            except Exception as exc:  # an emulator bug still answers like ARM, and says what broke
-                status, answer, extra = 500, ArmError(500, "InternalServerError", repr(exc)).body(), {}
-            self._reply(status, answer, extra)
-
-        def _reply(self, status: int, answer: Any, extra: Mapping[str, str]) -> None:
-            data = b"" if answer is None or status == 204 else json.dumps(answer).encode()
-            self.send_response(status)
-            request_id = str(uuid.uuid4())
-            self.send_header("x-ms-request-id", request_id)
-            self.send_header("x-ms-correlation-request-id", request_id)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            if status != 204:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-            try:
-                self.end_headers()
-                if data:
-                    self.wfile.write(data)
-                self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True      # the client gave up waiting (a read timeout): fine
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
+            self.cancel(self._run(run_id))
 
 
 def main(argv: list[str] | None = None) -> int:

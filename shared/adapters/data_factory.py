@@ -8,25 +8,23 @@ and 5xx, honouring Retry-After within a bounded wait. The Azure SDK is imported 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from shared.adapters import retry
-from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator, retry_after
+from shared.adapters import pipeline_sdk, retry
+from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
+from shared.adapters.pipeline_sdk import activity, to_run, utc
 from shared.connections import FactoryRef
-from shared.core.models import PipelineRun, RunStatus
-from shared.errors import ConfigError, NotFound, Rejected, Throttled, Unavailable
+from shared.core.models import PipelineRun
+from shared.errors import ConfigError, Unavailable
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.core.exceptions import HttpResponseError
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
 log = logging.getLogger(__name__)
@@ -62,11 +60,7 @@ class DataFactoryRunner:
 
     def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
         """createRun. Raises Rejected, Throttled or Unavailable (the run may then exist: reconcile)."""
-        body = dict(parameters)
-        try:
-            json.dumps(body)
-        except (TypeError, ValueError) as exc:
-            raise Rejected(f"parameters of pipeline {pipeline} are not JSON: {exc}") from exc
+        body = pipeline_sdk.json_parameters(pipeline, parameters)
         client = self._get_client()
         f = self._factory
         response = self._call(f"createRun {pipeline}", client.pipelines.create_run, f.resource_group,
@@ -84,7 +78,7 @@ class DataFactoryRunner:
         f = self._factory
         run = self._call(f"get run {run_id}", client.pipeline_runs.get, f.resource_group, f.factory_name,
                          run_id, safe=True)
-        return _to_run(run)
+        return to_run(run)
 
     def query_runs(self, pipeline: str, since: datetime, until: datetime) -> list[PipelineRun]:
         """Runs of ``pipeline`` last updated in [since, until], every page, each run once."""
@@ -96,13 +90,13 @@ class DataFactoryRunner:
         token: str | None = None
         for _ in range(MAX_PAGES):
             query = RunFilterParameters(
-                last_updated_after=_utc(since), last_updated_before=_utc(until), continuation_token=token,
+                last_updated_after=utc(since), last_updated_before=utc(until), continuation_token=token,
                 filters=[RunQueryFilter(operand="PipelineName", operator="Equals",
                                         values_property=[pipeline])])
             page = self._call(f"query runs of {pipeline}", client.pipeline_runs.query_by_factory,
                               f.resource_group, f.factory_name, query, safe=True)
             for item in page.value or []:
-                run = _to_run(item)
+                run = to_run(item)
                 runs[run.run_id] = run        # a run that moved between pages keeps its newest view
             if not page.continuation_token or page.continuation_token == token:
                 return list(runs.values())
@@ -128,11 +122,7 @@ class DataFactoryRunner:
                                         continuation_token=token)
             page = self._call(f"query activity runs of {run_id}", client.activity_runs.query_by_pipeline_run,
                               f.resource_group, f.factory_name, run_id, query, safe=True)
-            for a in page.value or []:
-                error = a.error if isinstance(a.error, Mapping) else {}
-                out.append({"activity": a.activity_name or "", "type": a.activity_type or "",
-                            "status": a.status or "", "error": str(error.get("message") or ""),
-                            "start": _iso(a.activity_run_start), "end": _iso(a.activity_run_end)})
+            out.extend(activity(a) for a in page.value or [])
             if not page.continuation_token or page.continuation_token == token:
                 return sorted(out, key=lambda a: a["start"])
             token = page.continuation_token
@@ -178,87 +168,6 @@ class DataFactoryRunner:
 
     def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool, **kwargs: Any) -> T:
         """Call the SDK with retries. ``safe``: repeating the call cannot cause a second effect."""
-        from azure.core.exceptions import (
-            AzureError,
-            HttpResponseError,
-            ServiceRequestError,
-            ServiceResponseError,
-        )
-
-        def wait_for(exc: Exception, attempt: int) -> float | None:
-            if isinstance(exc, HttpResponseError):
-                status = exc.status_code
-                if status is None or not (status == 429 or (safe and (status >= 500 or status == 408))):
-                    return None
-                delay = retry_after(getattr(exc.response, "headers", None))
-                return delay if delay is not None else self._budget.backoff_for(attempt)
-            if isinstance(exc, ServiceRequestError):    # the request never left: no run can exist
-                return self._budget.backoff_for(attempt)
-            if isinstance(exc, ServiceResponseError):   # sent, answer lost: the call may have taken effect
-                return self._budget.backoff_for(attempt) if safe else None
-            return None
-
-        try:
-            return retry.call(lambda: fn(*args, connection_timeout=self._connect_timeout,
-                                         read_timeout=self._read_timeout, **kwargs),
-                              budget=self._budget, wait_for=wait_for, sleep=self._sleep, what=f"ADF {what}", log=log)
-        except HttpResponseError as exc:
-            if exc.status_code is None:       # no answer to map: a token that could not be had, an odd body
-                raise _unanswered(what, exc) from exc
-            raise _mapped(what, exc, exc.status_code, retry_after(getattr(exc.response, "headers", None))) from exc
-        except ServiceRequestError as exc:
-            raise Unavailable(f"{what}: Data Factory is unreachable: {exc.message}") from exc
-        except ServiceResponseError as exc:
-            raise Unavailable(f"{what}: no answer from Data Factory ({exc.message}); "
-                              "the call may have taken effect") from exc
-        except AzureError as exc:
-            raise Unavailable(f"{what}: {exc.message}") from exc
-
-
-def _mapped(what: str, exc: HttpResponseError, status: int, retry_after: float | None) -> Exception:
-    detail = _detail(exc)
-    if status == 404:
-        return NotFound(f"{what}: not found: {detail}", status=status)
-    if status == 429:
-        return Throttled(f"{what}: throttled by Data Factory: {detail}", retry_after=retry_after)
-    if status >= 500 or status == 408:
-        return Unavailable(f"{what}: Data Factory answered {status}: {detail}", status=status)
-    return Rejected(f"{what}: Data Factory refused ({status}): {detail}", status=status)
-
-
-def _unanswered(what: str, exc: HttpResponseError) -> Exception:
-    from azure.core.exceptions import ClientAuthenticationError
-
-    if isinstance(exc, ClientAuthenticationError):
-        return Rejected(f"{what}: could not get a token for Data Factory (check the managed identity "
-                        f"and AZURE_CLIENT_ID): {exc.message}")
-    return Unavailable(f"{what}: {exc.message}")
-
-
-def _detail(exc: HttpResponseError) -> str:
-    error = exc.error
-    if error is not None and (error.code or error.message):
-        return f"{error.code}: {error.message}"
-    return str(exc.reason or exc.message)
-
-
-
-def _to_run(run: Any) -> PipelineRun:
-    parameters = {str(k): v if isinstance(v, str) else json.dumps(v)
-                  for k, v in (run.parameters or {}).items()}
-    return PipelineRun(run_id=run.run_id or "", pipeline=run.pipeline_name or "",
-                       status=RunStatus.of(run.status), parameters=MappingProxyType(parameters),
-                       run_start=_optional_utc(run.run_start), run_end=_optional_utc(run.run_end),
-                       message=run.message or "")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _optional_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
-
-
-def _iso(value: datetime | None) -> str:
-    return "" if value is None else _utc(value).isoformat()
+        return pipeline_sdk.call("Data Factory", what, fn, *args, safe=safe, budget=self._budget, sleep=self._sleep,
+                                 connect_timeout=self._connect_timeout, read_timeout=self._read_timeout, log=log,
+                                 **kwargs)

@@ -1,0 +1,182 @@
+"""A local Azure Synapse workspace: the pipeline-run surface of the workspace development endpoint
+(``https://{workspace}.dev.azuresynapse.net``, api-version 2020-12-01) that azure-synapse-artifacts uses.
+
+createRun (202 + ``{"runId"}``), get run, queryPipelineRuns (by workspace: filters, ordering, paging by
+continuationToken), queryActivityruns (by pipeline and run) and cancel, with CloudError bodies. It runs
+the same local pipelines (``sandbox.pipelines``) and has the same knobs as the ADF emulator (the shared
+``EngineEmulator``). Standalone: ``python -m sandbox.synapse_emulator`` prints one JSON line with its URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from sandbox.engine_emulator import Answer, EngineEmulator, Fault, json_body
+from sandbox.pipelines.queries import ACTIVITY_FILTERS, RUN_FILTERS, ArmError, order, page, select, window
+from sandbox.pipelines.runtime import Pipeline, PipelineBody, RunRecord
+
+API_VERSION = "2020-12-01"
+WORKSPACE_NAME = "syn-autopilot-local"
+OPERATIONS = ("createRun", "getRun", "queryPipelineRuns", "queryActivityruns", "cancel")
+_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("POST", re.compile(r"^/pipelines/(?P<name>[^/]+)/createRun$", re.IGNORECASE), "createRun"),
+    ("GET", re.compile(r"^/pipelineruns/(?P<run>[^/]+)$", re.IGNORECASE), "getRun"),
+    ("POST", re.compile(r"^/queryPipelineRuns$", re.IGNORECASE), "queryPipelineRuns"),
+    ("POST", re.compile(r"^/pipelines/(?P<name>[^/]+)/pipelineruns/(?P<run>[^/]+)/queryActivityruns$",
+                        re.IGNORECASE), "queryActivityruns"),
+    ("POST", re.compile(r"^/pipelineruns/(?P<run>[^/]+)/cancel$", re.IGNORECASE), "cancel"),
+)
+
+
+def synapse_run(record: RunRecord) -> dict[str, Any]:
+    """A run as Synapse answers it: ADF's PipelineRun without the ARM resource id."""
+    body = record.to_json()
+    body.pop("id", None)
+    return body
+
+
+class SynapseEmulator(EngineEmulator):
+    """One workspace's pipeline runs over the Synapse dev endpoint. Thread-safe; knobs as ``ADFEmulator``."""
+
+    OPERATIONS: ClassVar[tuple[str, ...]] = OPERATIONS
+    server_name: ClassVar[str] = "synapse-emulator"
+
+    def __init__(self, pipelines: Mapping[str, Pipeline | PipelineBody] | None = None, *,
+                 config: Mapping[str, str] | None = None, workspace: str = WORKSPACE_NAME,
+                 host: str = "127.0.0.1", port: int = 0, page_size: int = 5) -> None:
+        self.workspace = workspace
+        super().__init__(pipelines, config=config, owner_id=workspace, engine_name=workspace,
+                         host=host, port=port, page_size=page_size)
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "workspace": self.workspace}
+
+    def handle(self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str],
+               body: bytes) -> Answer:
+        operation = "unknown"
+        try:
+            found = None
+            for route_method, pattern, name in _ROUTES:
+                m = pattern.match(path)
+                if m and route_method == method:
+                    operation, found = name, m
+                    break
+            if found is None:
+                if any(p.match(path) for _, p, _ in _ROUTES):
+                    raise ArmError(405, "MethodNotAllowed", f"The resource does not support http method '{method}'.")
+                raise ArmError(404, "NotFound", f"no operation {method} {path} on the workspace endpoint")
+            if not headers.get("authorization", "").startswith("Bearer "):
+                raise ArmError(401, "Unauthorized", "The request is not authorized: a bearer token for "
+                               "https://dev.azuresynapse.net is required.")
+            _check_api_version(query)
+            name, params = operation, found
+            result = self.with_faults(operation, lambda: self._dispatch(name, params, body))
+            # createRun answers 202 Accepted (the SDK accepts nothing else); the others 200.
+            answer: Answer = (202 if operation == "createRun" else 200, result, {})
+        except ArmError as exc:
+            answer = (exc.status, exc.body(), exc.headers)
+        return self.finish(operation, answer, method, path)
+
+    def fault_answer(self, fault: Fault) -> ArmError:
+        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+        if fault.status == 429:
+            return ArmError(429, "TooManyRequests", "Too many requests. Please retry after some time.", headers)
+        if fault.status >= 500:
+            return ArmError(fault.status, "InternalServerError", "An internal server error occurred.", headers)
+        return ArmError(fault.status, "BadRequest", "The emulator was told to reject this request.", headers)
+
+    def _dispatch(self, operation: str, match: re.Match[str], body: bytes) -> dict[str, Any] | None:
+        payload = json_body(body, lambda m: ArmError(400, "BadRequest", m))
+        if operation == "createRun":
+            return self._create_run(unquote(match["name"]), payload)
+        if operation == "getRun":
+            return synapse_run(self._run(unquote(match["run"])))
+        if operation == "queryPipelineRuns":
+            payload, after, before = window(payload)
+            items = [synapse_run(r) for r in self.all_runs() if after <= r.last_updated <= before]
+            chosen = order(select(items, payload.get("filters"), RUN_FILTERS), payload.get("orderBy"))
+            return page(chosen, payload, self.page_size)
+        if operation == "queryActivityruns":
+            record = self._run(unquote(match["run"]))
+            if record.pipeline != unquote(match["name"]):
+                raise ArmError(404, "PipelineRunNotFound", f"Pipeline run '{record.run_id}' of pipeline "
+                               f"'{unquote(match['name'])}' was not found.")
+            payload, after, before = window(payload)
+            with self.lock:
+                items = [a.to_json() for a in record.activities if after <= a.last_updated <= before]
+            chosen = order(select(items, payload.get("filters"), ACTIVITY_FILTERS), payload.get("orderBy"))
+            return page(chosen, payload, self.page_size)
+        self.cancel(self._run(unquote(match["run"])))
+        return None
+
+    def _run(self, run_id: str) -> RunRecord:
+        try:
+            uuid.UUID(run_id)
+        except ValueError as exc:
+            raise ArmError(400, "BadRequest", f"The run id '{run_id}' is not a valid GUID.") from exc
+        record = self.find_run(run_id)
+        if record is None:
+            raise ArmError(404, "PipelineRunNotFound", f"Pipeline run '{run_id}' was not found.")
+        return record
+
+    def _create_run(self, name: str, payload: Any) -> dict[str, Any]:
+        pipeline = self.pipelines.get(name)
+        if pipeline is None:
+            raise ArmError(404, "PipelineNotFound", f"Pipeline '{name}' was not found in workspace "
+                           f"'{self.workspace}'.")
+        parameters = {} if payload is None else payload
+        if not isinstance(parameters, dict):
+            raise ArmError(400, "BadRequest", "the createRun body must be a JSON object of parameters")
+        missing = [p for p in pipeline.required if p not in parameters]
+        if missing:
+            raise ArmError(400, "BadRequest", f"Missing value for required pipeline parameter(s) "
+                           f"{', '.join(missing)} of pipeline {name}.")
+        return {"runId": self.start_run(name, parameters).run_id}
+
+
+def _check_api_version(query: Mapping[str, list[str]]) -> None:
+    versions = query.get("api-version")
+    if not versions:
+        raise ArmError(400, "MissingApiVersionParameter",
+                       "The api-version query parameter (?api-version=) is required for all requests.")
+    if versions[-1] != API_VERSION:
+        raise ArmError(400, "InvalidApiVersionParameter",
+                       f"The api-version '{versions[-1]}' is invalid. The supported version is '{API_VERSION}'.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.synapse_emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--workspace", default=WORKSPACE_NAME)
+    parser.add_argument("--page-size", type=int, default=5)
+    parser.add_argument("--run-duration", type=float, default=0.0, help="seconds a run lasts at least")
+    args = parser.parse_args(argv)
+    # The pipelines' storage and the Web activity's target come from the environment, never from requests.
+    config = {k: os.environ[e] for k, e in (("DATA_STORAGE", "DATA_STORAGE"),
+                                            ("WEBHOOK_URL", "SYNAPSE_EMULATOR_WEBHOOK_URL"),
+                                            ("WEBHOOK_KEY", "SYNAPSE_EMULATOR_WEBHOOK_KEY")) if os.environ.get(e)}
+    emulator = SynapseEmulator(config=config, workspace=args.workspace, host=args.host, port=args.port,
+                               page_size=args.page_size)
+    emulator.configure(run_duration=args.run_duration)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    emulator.start()
+    print(json.dumps({"url": emulator.url, "workspace": args.workspace}), flush=True)
+    stop.wait()
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
