@@ -93,6 +93,9 @@ class PipelineSpec:
         batchId="{batch_id}", dataset="{dataset}", prefix="{prefix}", files="{files}"))
     concurrency: ConcurrencySpec = field(default_factory=ConcurrencySpec)
     max_duration: Duration | None = None
+    # Which failed runs the follow-up timer reports when no pipeline event came: the runs Autopilot
+    # started, or every run of the pipeline (the factory's own triggers too).
+    watch: Literal["started", "all"] = "started"
 
 
 @dataclass(frozen=True)

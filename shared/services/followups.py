@@ -1,4 +1,5 @@
-"""The follow-up timer: refresh outcomes and owed refreshes, alert digests, stuck runs."""
+"""The follow-up timer: refresh outcomes and owed refreshes, alert digests, stuck runs, failed runs
+nobody reported."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from shared.core.models import Alert, Severity
 from shared.errors import ExternalError, NotFound
-from shared.services import digests, refresh
+from shared.services import digests, refresh, run_failures
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.run_durations import duration_band
@@ -24,7 +25,8 @@ def run(deps: Deps, now: datetime) -> dict[str, Any]:
     steps: tuple[tuple[str, Callable[[], dict[str, int]]], ...] = (
         ("refreshes", lambda: refresh.follow_up(deps, now)),
         ("digests", lambda: digests.send(deps, now)),
-        ("stuck", lambda: {"stuck": check_stuck_runs(deps, now)}))
+        ("stuck", lambda: {"stuck": check_stuck_runs(deps, now)}),
+        ("failed_runs", lambda: {"reported": run_failures.report_unreported(deps, now)}))
     for name, step in steps:
         try:
             result = step()

@@ -9,10 +9,10 @@ from typing import Any
 
 from shared.core import batch_outputs, breaker
 from shared.core.events import PipelineEvent
-from shared.core.models import Alert, RunStatus, Severity
+from shared.core.models import Alert, PipelineRun, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import NotFound
-from shared.services import refresh, run_durations
+from shared.services import refresh, run_durations, run_failures
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 
@@ -85,11 +85,15 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
     alerts: list[Alert] = []
     links = deps.run_links(event.run_id)
     if not facts.succeeded:
-        alerts.append(Alert(name, "run_failed", Severity.FAIL,
-                            f"Pipeline {facts.pipeline} run {facts.run_id} failed"
-                            + (f" in activity {facts.failed_activity}" if facts.failed_activity else "")
-                            + (f": {facts.error}" if facts.error else "."), now, subject=facts.run_id,
-                            facts={"run_id": facts.run_id, "batch": batch_id, "status": facts.status}, links=links))
+        run = PipelineRun(facts.run_id, facts.pipeline, RunStatus.of(facts.status), run_start=facts.started)
+        # Once per run: the follow-up timer may have reported this failure already (or do so at once).
+        if run_failures.claim_report(deps, run, name, batch_id):
+            alerts.append(Alert(name, "run_failed", Severity.FAIL,
+                                f"Pipeline {facts.pipeline} run {facts.run_id} failed"
+                                + (f" in activity {facts.failed_activity}" if facts.failed_activity else "")
+                                + (f": {facts.error}" if facts.error else "."), now, subject=facts.run_id,
+                                facts={"run_id": facts.run_id, "batch": batch_id, "status": facts.status},
+                                links=links))
     slow = run_durations.slow_run_alert(deps, facts.pipeline, facts, now)
     if slow is not None:
         alerts.append(Alert(name, slow.code, slow.severity, slow.message, now, subject=slow.subject,

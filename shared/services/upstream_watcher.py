@@ -152,7 +152,10 @@ class _Starter:
     def _note_finished(self, run_id: str, status: RunStatus) -> None:
         ledger = self.ledgers.runs.find(run_id)
         if ledger is not None:
-            self.ledgers.runs.upsert(ledger.with_status(status.value))
+            try:   # conditional: a failure report written meanwhile must not be undone
+                self.ledgers.runs.replace(ledger.with_status(status.value))
+            except Conflict:
+                pass
 
     def handle(self, batch: Batch, slots: int) -> BatchResult:
         """Decide one complete batch and apply the decision."""

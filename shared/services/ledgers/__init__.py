@@ -23,7 +23,7 @@ from shared.services.ledgers.refreshes import PendingRefresh, Requested
 from shared.services.ledgers.runs import Runs
 from shared.services.ledgers.table import Table
 from shared.services.ledgers.verdicts import Verdicts
-from shared.services.ledgers.watch import Arrivals, WatcherTick
+from shared.services.ledgers.watch import Arrivals, FailedRunsLook, WatcherTick
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ class Ledgers:
     @property
     def arrivals(self) -> Table[Arrivals]:
         return Table(self.state, self.tables.watch, Arrivals)
+
+    @property
+    def failed_runs_looks(self) -> Table[FailedRunsLook]:
+        return Table(self.state, self.tables.watch, FailedRunsLook)
 
     @property
     def ticks(self) -> Table[WatcherTick]:

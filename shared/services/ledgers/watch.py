@@ -13,6 +13,7 @@ from shared.ports import Entity
 from shared.services.ledgers.table import iso, parse_time
 
 WATCHER = "_watcher"
+FAILED_RUNS = "_failed_runs"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,22 @@ class WatcherTick:
     @classmethod
     def from_row(cls, entity: Entity) -> WatcherTick:
         return cls(parse_time(entity.data.get("at")), entity.etag)
+
+
+@dataclass(frozen=True)
+class FailedRunsLook:
+    """How far the follow-up timer has looked for failed runs of one pipeline."""
+
+    pipeline: str
+    until: datetime | None
+    etag: str | None = field(default=None, compare=False)
+
+    def to_row(self, table: str) -> Entity:
+        return Entity(table, FAILED_RUNS, self.pipeline, {"until": iso(self.until)}, self.etag)
+
+    @classmethod
+    def from_row(cls, entity: Entity) -> FailedRunsLook:
+        return cls(entity.row, parse_time(entity.data.get("until")), entity.etag)
 
 
 @dataclass(frozen=True)
