@@ -108,6 +108,10 @@ def decide(alert: Alert, routes: AlertRoutes, ledger: EpisodeLedger, policy: Dis
 
 
 def should_digest(health: ChannelHealth, policy: DispatchPolicy, now: datetime) -> bool:
+    """A burst on a working channel is digested; a channel that is failing takes no parked warnings
+    (the alert is sent, and falls back to the working channel, instead of waiting for a digest)."""
+    if health.failing_since is not None or health.consecutive_failures:
+        return False
     recent = [t for t in health.recent_sends if now - t < policy.digest_window]
     return len(recent) >= policy.digest_threshold
 

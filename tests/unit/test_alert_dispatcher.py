@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from shared.core.dispatch import DispatchPolicy
@@ -10,6 +12,7 @@ from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
 from shared.services import alert_dispatcher, digests
 from shared.services.deps import Deps
+from shared.services.ledgers import Ledgers
 from tests.fakes import FixedClock, ListAlertSink, MemoryBlobStore, MemoryStateStore, RecordingNotifier
 
 
@@ -190,3 +193,49 @@ def test_a_sent_alert_is_logged_once_per_channel_with_dataset_code_and_fingerpri
     assert sorted(r.channel for r in sent) == ["email", "teams"]  # type: ignore[attr-defined]
     assert {(r.dataset, r.code, r.fingerprint) for r in sent} == {  # type: ignore[attr-defined]
         ("scores", "output_failed", alert.fingerprint)}
+
+
+def test_a_worker_that_died_after_claiming_a_digest_does_not_get_it_sent_again_whole() -> None:
+    world = World(digest_threshold=3)
+    for i in range(6):
+        world.send(world.alert(code="output_warning", severity=Severity.WARN, subject=f"f{i}.csv"))
+    parked = Ledgers.of(world.deps).digest
+    for row in parked.query("teams"):     # a digest claimed its rows, was sent, and its worker died
+        parked.replace(replace(row, digest="dead-worker"))
+    before = len(world.teams.sent)
+
+    sent = digests.send(world.deps, world.clock.now())
+
+    assert "teams" not in sent and len(world.teams.sent) == before   # not re-sent whole
+    assert parked.query("teams") == []
+
+
+def test_a_digest_a_channel_cannot_take_goes_to_the_working_channel() -> None:
+    world = World(digest_threshold=3)
+    for i in range(6):
+        world.send(world.alert(code="output_warning", severity=Severity.WARN, subject=f"f{i}.csv"))
+    world.teams.down = True
+    emails = len(world.email.sent)
+
+    sent = digests.send(world.deps, world.clock.now())
+
+    assert sent == {"email": 6}            # its own three, and Teams' three
+    assert len(world.email.sent) == emails + 2 and Ledgers.of(world.deps).digest.query("teams") == []
+
+
+def test_while_a_channel_is_failing_warnings_are_not_parked_for_its_digest() -> None:
+    world = World(digest_threshold=3)
+    for i in range(3):
+        world.send(world.alert(code="output_warning", severity=Severity.WARN, subject=f"f{i}.csv"))
+    world.teams.down = True
+    with pytest.raises(alert_dispatcher.DeliveryFailed):   # a failure is never digested: Teams is found down
+        world.send(world.alert(subject="broken.csv"), attempt=1)
+    emails = len(world.email.sent)
+
+    with pytest.raises(alert_dispatcher.DeliveryFailed):   # the next warning is sent, not parked for Teams
+        world.send(world.alert(code="output_warning", severity=Severity.WARN, subject="f3.csv"), attempt=1)
+
+    digest = Ledgers.of(world.deps).digest
+    assert digest.query("teams") == []
+    # email works and is in a burst too: the warning waits in email's digest, a working channel
+    assert len(world.email.sent) == emails and [r.parsed().subject for r in digest.query("email")][-1] == "f3.csv"

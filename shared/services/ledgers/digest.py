@@ -17,6 +17,7 @@ class Parked:
     row: str
     alert: str                     # the alert's JSON (Alert.to_json), parsed by ``parsed``
     to: tuple[str, ...] = ()       # email recipients
+    digest: str = ""               # the digest that claimed it before sending ("" = waiting for one)
     etag: str | None = field(default=None, compare=False)
 
     @classmethod
@@ -27,10 +28,13 @@ class Parked:
         return Alert.from_json(self.alert)
 
     def to_row(self, table: str) -> Entity:
-        return Entity(table, self.channel, self.row, {"alert": self.alert, "to": json.dumps(list(self.to))},
-                      self.etag)
+        data = {"alert": self.alert, "to": json.dumps(list(self.to))}
+        if self.digest:
+            data["digest"] = self.digest
+        return Entity(table, self.channel, self.row, data, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> Parked:
         return cls(entity.partition, entity.row, str(entity.data["alert"]),
-                   tuple(json.loads(str(entity.data.get("to", "[]")))), entity.etag)
+                   tuple(json.loads(str(entity.data.get("to", "[]")))), str(entity.data.get("digest") or ""),
+                   entity.etag)
