@@ -9,7 +9,7 @@ set -eu
 
 STAGE=${1:?usage: azd_environment.sh STAGE (a file infra/environments/STAGE.env)}
 : "${AZURE_SUBSCRIPTION_ID:?set AZURE_SUBSCRIPTION_ID to the subscription this stage deploys to}"
-ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
+ROOT=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
 FILE="$ROOT/infra/environments/$STAGE.env"
 
 say() { printf 'azd_environment: %s\n' "$*" >&2; }

@@ -3,6 +3,7 @@ dev → test → prod through GitHub environments, log in with OIDC, and read ea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,18 @@ from tests.infra.pipeline_checks import (
     stored_credential_problems,
     toolchain_problems,
 )
+
+# The first major version of each action the workflows use that runs on node24: GitHub retired the
+# node20 action runtime in September 2026, so an older major no longer starts on its runners.
+# (Read off actionlint's table of popular actions, by hand; actionlint itself is not installable here.)
+NODE24_SINCE = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/setup-node": 5,
+    "actions/upload-artifact": 6,
+    "actions/download-artifact": 7,
+    "azure/login": 3,
+}
 
 
 @dataclass
@@ -191,8 +204,26 @@ def artifact_problems(p: Placed, placed: list[Placed], before: set[str]) -> list
     return []
 
 
+def action_problems(root: Path) -> list[str]:
+    """Every action is one the runners still start, referenced by a version."""
+    problems = []
+    for path in github_files(root):
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            m = re.match(r"\s*(?:-\s*)?uses:\s*([\w.-]+/[\w.-]+)(?:@(\S+))?", line)
+            if not m or m.group(1).startswith("./"):
+                continue
+            action, ref = m.group(1), m.group(2) or ""
+            major = re.fullmatch(r"v(\d+)(?:\.\d+)*", ref)
+            if not ref:
+                problems.append(f"{path.name}:{lineno}: {action} without a version")
+            elif major and int(major.group(1)) < NODE24_SINCE.get(action.lower(), 0):
+                problems.append(f"{path.name}:{lineno}: {action}@{ref} runs on node20, which GitHub's runners no "
+                                f"longer start; use @v{NODE24_SINCE[action.lower()]} or later")
+    return problems
+
+
 def github_problems(root: Path) -> list[str]:
-    problems = ci_problems(root) + deploy_problems(root)
+    problems = ci_problems(root) + deploy_problems(root) + action_problems(root)
     for path in github_files(root):
         problems += stored_credential_problems(path, root)
     return problems

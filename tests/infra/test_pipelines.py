@@ -55,6 +55,10 @@ def test_github_promotes_one_package_dev_test_prod_through_environments_with_oid
     assert github_checks.deploy_problems(ROOT) == []
 
 
+def test_every_action_runs_on_a_runtime_the_runners_still_start() -> None:
+    assert github_checks.action_problems(ROOT) == []
+
+
 def test_no_workflow_holds_a_stored_credential_or_a_secret_value() -> None:
     assert [p for path in pipeline_checks.github_files(ROOT)
             for p in pipeline_checks.stored_credential_problems(path, ROOT)] == []

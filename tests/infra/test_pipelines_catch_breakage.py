@@ -113,6 +113,12 @@ def test_a_stage_reading_another_stages_parameters_fails(repo: Path) -> None:
     assert any("no workflow job deploys prod" in p for p in problems), problems
 
 
+def test_an_action_on_the_retired_node20_runtime_fails(repo: Path) -> None:
+    edit(repo / GH / "ci.yml", "actions/setup-node@v5", "actions/setup-node@v4")
+    problems = github_checks.action_problems(repo)
+    assert any(p.startswith("ci.yml:") and "actions/setup-node@v4 runs on node20" in p for p in problems), problems
+
+
 def test_a_misspelled_workflow_key_fails_the_schema(repo: Path, check_jsonschema: Path) -> None:  # noqa: F811
     edit(repo / GH / "ci.yml", "    runs-on: ubuntu-latest\n", "    run-on: ubuntu-latest\n")
     problems = pipeline_checks.github_schema_problems(check_jsonschema, repo)
