@@ -55,6 +55,10 @@ def test_github_promotes_one_package_dev_test_prod_through_environments_with_oid
     assert github_checks.deploy_problems(ROOT) == []
 
 
+def test_checkov_finds_nothing_in_the_workflows_and_the_azure_pipeline(checkov: Path, tmp_path: Path) -> None:
+    assert pipeline_checks.checkov_pipeline_problems(checkov, ROOT, tmp_path) == []
+
+
 def test_every_action_runs_on_a_runtime_the_runners_still_start() -> None:
     assert github_checks.action_problems(ROOT) == []
 

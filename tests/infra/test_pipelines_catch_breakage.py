@@ -119,6 +119,24 @@ def test_an_action_on_the_retired_node20_runtime_fails(repo: Path) -> None:
     assert any(p.startswith("ci.yml:") and "actions/setup-node@v4 runs on node20" in p for p in problems), problems
 
 
+def test_a_write_all_token_and_unsecure_commands_fail_checkov(repo: Path, checkov: Path, tmp_path: Path) -> None:
+    edit(repo / GH / "ci.yml", "permissions:\n  contents: read\n", "permissions: write-all\n")
+    edit(repo / GH / "ci.yml", "          PYTHON: ${{ steps.python.outputs.python-path }}\n",
+         "          PYTHON: ${{ steps.python.outputs.python-path }}\n          ACTIONS_ALLOW_UNSECURE_COMMANDS: true\n")
+    problems = pipeline_checks.checkov_pipeline_problems(checkov, repo, tmp_path)
+    assert any(p.startswith("checkov: CKV2_GHA_1 ") for p in problems), problems
+    assert any(p.startswith("checkov: CKV_GHA_1 ") for p in problems), problems
+
+
+def test_a_workflow_checkov_cannot_read_fails_instead_of_passing_unscanned(
+        repo: Path, checkov: Path, tmp_path: Path) -> None:
+    edit(repo / GH / "deploy-environment.yml", "      cancel-in-progress: false\n",
+         "      cancel-in-progress: ${{ github.event_name == 'pull_request' }}\n")
+    problems = pipeline_checks.checkov_pipeline_problems(checkov, repo, tmp_path)
+    assert problems == ["checkov did not scan .github/workflows/deploy-environment.yml (exit 0): it skips what it "
+                        "cannot read"], problems
+
+
 def test_a_misspelled_workflow_key_fails_the_schema(repo: Path, check_jsonschema: Path) -> None:  # noqa: F811
     edit(repo / GH / "ci.yml", "    runs-on: ubuntu-latest\n", "    run-on: ubuntu-latest\n")
     problems = pipeline_checks.github_schema_problems(check_jsonschema, repo)
