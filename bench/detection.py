@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,7 +58,8 @@ class CountingBlobStore:
 
 
 class NullRunner:
-    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
         return "bench-run"
 
     def get_run(self, run_id: str) -> PipelineRun:

@@ -36,6 +36,11 @@ def _config_check(args: argparse.Namespace) -> int:
     from cli.config_push import fetch_blob
 
     settings, pipelines = config.load_all(env, fetch_blob)
+    if settings.factory is not None:
+        from shared.adapters.data_factory import DataFactoryRunner
+        from shared.bootstrap import check_claim_timeout
+
+        check_claim_timeout(settings.claim_timeout, DataFactoryRunner(settings.factory))
     print(f"configuration is valid: {len(pipelines.datasets)} dataset(s): "
           + ", ".join(ds.name for ds in pipelines.datasets), file=sys.stderr)
     # The host's next firings, so a reader sees what the expression means before deploying it.

@@ -99,6 +99,7 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         from shared.adapters.data_factory import DataFactoryRunner
 
         runner = DataFactoryRunner(settings.factory)
+        check_claim_timeout(settings.claim_timeout, runner)
     live = None
     if versions:   # a live config: the next version may add what this one does not use yet
         from shared.services.live_config import LiveConfig
@@ -144,6 +145,15 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         token_verifier=_token_verifier(settings),
         events_queue=StorageQueue(settings.app_storage, app_settings.EVENTS_QUEUE),
     ), live
+
+
+def check_claim_timeout(claim_timeout: Any, runner: Any) -> None:
+    """A claim that can expire while its tick may still create a run lets a second run start."""
+    from shared.errors import ConfigError
+    from shared.services.upstream_watcher import claim_timeout_problem
+
+    if problem := claim_timeout_problem(claim_timeout, runner.worst_case_start_seconds):
+        raise ConfigError([problem], "app settings")
 
 
 def get_deps() -> Deps:

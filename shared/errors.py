@@ -8,6 +8,7 @@
         ├── Throttled          429 after the adapter's own retries (carries retry_after)
         ├── Unavailable        5xx, timeouts, refused connections after retries
         ├── Unauthenticated    the app's identity could not get a token (access not granted, bad setup)
+        ├── Superseded         another worker took the work over (a lost claim): this one stopped
         └── Rejected           4xx the caller must fix (bad parameters, forbidden)
 
 Data problems are never exceptions: they are findings (see ``shared.core``).
@@ -71,6 +72,11 @@ class Unavailable(ExternalError):
 class Unauthenticated(ExternalError):
     """No token could be had for a service: retrying at once will not help; a person must grant access
     or fix the identity's setup."""
+
+
+class Superseded(ExternalError):
+    """The work was taken over by another worker (e.g. a batch claim that expired during retries):
+    this worker stopped before doing it twice."""
 
 
 class Rejected(ExternalError):

@@ -6,7 +6,7 @@ Errors raised through a port are from ``shared.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -89,8 +89,15 @@ class Profiler(Protocol):
 
 
 class PipelineRunner(Protocol):
-    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
-        """Start a run; returns its run id. Raises Rejected, Throttled or Unavailable."""
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
+        """Start a run; returns its run id. Raises Rejected, Throttled or Unavailable. ``before_retry``
+        runs before every repeat of the request (it raises Superseded when the caller lost its claim)."""
+        ...
+
+    @property
+    def worst_case_start_seconds(self) -> float:
+        """The longest one start_run can take with its retries (a claim must outlive it)."""
         ...
 
     def get_run(self, run_id: str) -> PipelineRun:

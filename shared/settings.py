@@ -100,7 +100,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("STATE_TABLE_PREFIX", "Prefix of the Table Storage tables holding state.",
                 default="autopilot", infra=False),
     SettingSpec("CLAIM_TIMEOUT", "How long a batch claim without a run id is left to its tick before "
-                "another tick reconciles it with ADF.", default="10m", infra=False),
+                "another tick reconciles it with ADF. Must be longer than a tick may spend starting one run "
+                "with the adapter's retries (11 minutes with the defaults); a shorter one is a config error.",
+                default="15m", infra=False),
 )
 
 

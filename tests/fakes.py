@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -119,7 +119,8 @@ class RecordingRunner:
         self.clock = clock or FixedClock()
         self._ids = itertools.count(1)
 
-    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
         if self.fail_next:
             raise self.fail_next.pop(0)
         if self.known_pipelines is not None and pipeline not in self.known_pipelines:

@@ -39,9 +39,9 @@ class DataFactoryRunner:
     Retry-After included) are knobs so tests can make them small.
     """
 
-    def __init__(self, factory: FactoryRef, *, credential: TokenCredential | None = None, retries: int = 4,
+    def __init__(self, factory: FactoryRef, *, credential: TokenCredential | None = None, retries: int = 3,
                  backoff: float = 1.0, max_backoff: float = 30.0, max_wait: float = 60.0,
-                 connect_timeout: float = 10.0, read_timeout: float = 60.0,
+                 connect_timeout: float = 10.0, read_timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         endpoint = factory.endpoint.rstrip("/")
         if urlsplit(endpoint).scheme != "https" and not is_local_emulator(endpoint):
@@ -58,19 +58,25 @@ class DataFactoryRunner:
 
     # --- the port -----------------------------------------------------------------------------------
 
-    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
         """createRun. Raises Rejected, Throttled or Unavailable (the run may then exist: reconcile)."""
         body = pipeline_sdk.json_parameters(pipeline, parameters)
         client = self._get_client()
         f = self._factory
         response = self._call(f"createRun {pipeline}", client.pipelines.create_run, f.resource_group,
-                              f.factory_name, pipeline, parameters=body, safe=False)
+                              f.factory_name, pipeline, parameters=body, safe=False, before_retry=before_retry)
         run_id = str(response.run_id or "")
         if not run_id:
             raise Unavailable(f"createRun {pipeline} answered without a run id; the run may exist")
         # The use case logs "pipeline run started" with the dataset and batch an operator looks for.
         log.debug("createRun answered", extra={"pipeline": pipeline, "run_id": run_id})
         return run_id
+
+    @property
+    def worst_case_start_seconds(self) -> float:
+        """The longest one start_run can take, retries included (CLAIM_TIMEOUT must exceed it)."""
+        return self._budget.worst_case_seconds(self._connect_timeout + self._read_timeout)
 
     def get_run(self, run_id: str) -> PipelineRun:
         """One run. Raises NotFound when the factory does not know it."""
@@ -166,8 +172,9 @@ class DataFactoryRunner:
         return DataFactoryManagementClient(credential, self._factory.subscription_id, base_url=self._endpoint,
                                            **options)
 
-    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool, **kwargs: Any) -> T:
+    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool,
+                 before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:
         """Call the SDK with retries. ``safe``: repeating the call cannot cause a second effect."""
         return pipeline_sdk.call("Data Factory", what, fn, *args, safe=safe, budget=self._budget, sleep=self._sleep,
                                  connect_timeout=self._connect_timeout, read_timeout=self._read_timeout, log=log,
-                                 **kwargs)
+                                 before_retry=before_retry, **kwargs)

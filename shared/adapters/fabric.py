@@ -52,9 +52,9 @@ class FabricRunner:
     """
 
     def __init__(self, workspace_id: str, items: Mapping[str, str], *, base_url: str = FABRIC_API,
-                 client_id: str | None = None, token_provider: TokenProvider | None = None, retries: int = 4,
+                 client_id: str | None = None, token_provider: TokenProvider | None = None, retries: int = 3,
                  backoff: float = 1.0, max_backoff: float = 30.0, max_wait: float = 60.0,
-                 connect_timeout: float = 10.0, read_timeout: float = 60.0,
+                 connect_timeout: float = 10.0, read_timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         base = base_url.rstrip("/")
         parts = urlsplit(base)
@@ -79,13 +79,14 @@ class FabricRunner:
 
     # --- the port -----------------------------------------------------------------------------------
 
-    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
         """Run On Demand Item Job. Raises Rejected, Throttled or Unavailable (the run may then exist:
         reconcile with ``find_started_run``)."""
         body = {"executionData": {"parameters": pipeline_sdk.json_parameters(pipeline, parameters)}}
         item = self._item(pipeline)
         response = self._call("POST", f"{self._jobs(item)}/instances?jobType=Pipeline", f"run {pipeline}",
-                              json_body=body, safe=False)
+                              json_body=body, safe=False, before_retry=before_retry)
         run_id = job_instance_from(response.headers.get("Location", ""))
         if response.status_code != 202 or not run_id:
             raise Unavailable(f"run {pipeline}: Fabric answered {response.status_code} without a job instance in "
@@ -96,6 +97,12 @@ class FabricRunner:
                 del self._run_items[next(iter(self._run_items))]
         log.debug("job instance started", extra={"pipeline": pipeline, "run_id": run_id, "engine": "fabric"})
         return run_id
+
+    @property
+    def worst_case_start_seconds(self) -> float:
+        """The longest one start_run can take, retries included (CLAIM_TIMEOUT must exceed it)."""
+        connect, read = self._timeout
+        return self._budget.worst_case_seconds(connect + read)
 
     def get_run(self, run_id: str) -> PipelineRun:
         """One job instance. Raises NotFound when no configured item has it."""
@@ -208,7 +215,8 @@ class FabricRunner:
             session = self._local.session = new_session()
         return session
 
-    def _call(self, method: str, url: str, what: str, *, json_body: Any = None, safe: bool) -> Any:
+    def _call(self, method: str, url: str, what: str, *, json_body: Any = None, safe: bool,
+              before_retry: Callable[[], None] | None = None) -> Any:
         import requests
 
         def attempt() -> Any:
@@ -240,7 +248,7 @@ class FabricRunner:
             return None
 
         return retry.call(attempt, budget=self._budget, wait_for=wait_for, sleep=self._sleep, what=f"Fabric {what}",
-                          log=log)
+                          log=log, before_retry=before_retry)
 
 
 class _NotSent(Unavailable):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def call[T](service: str, what: str, fn: Callable[..., T], *args: Any, safe: bool, budget: retry.Budget,
             sleep: Callable[[float], None], connect_timeout: float, read_timeout: float, log: logging.Logger,
-            **kwargs: Any) -> T:
+            before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` with retries; SDK errors mapped onto ``shared.errors``, chained.
 
     ``safe``: repeating the call cannot cause a second effect. ``service`` names the system in messages.
@@ -47,7 +47,8 @@ def call[T](service: str, what: str, fn: Callable[..., T], *args: Any, safe: boo
 
     try:
         return retry.call(lambda: fn(*args, connection_timeout=connect_timeout, read_timeout=read_timeout, **kwargs),
-                          budget=budget, wait_for=wait_for, sleep=sleep, what=f"{service} {what}", log=log)
+                          budget=budget, wait_for=wait_for, sleep=sleep, what=f"{service} {what}", log=log,
+                          before_retry=before_retry)
     except HttpResponseError as exc:
         if exc.status_code is None:       # no answer to map: a token that could not be had, an odd body
             raise _unanswered(service, what, exc) from exc

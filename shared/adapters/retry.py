@@ -27,11 +27,17 @@ class Budget:
     def backoff_for(self, attempt: int) -> float:
         return float(min(self.backoff * (2 ** attempt), self.max_backoff))
 
+    def worst_case_seconds(self, attempt_seconds: float) -> float:
+        """The longest one call can take: every attempt at its longest, and all the sleep allowed."""
+        return (self.retries + 1) * attempt_seconds + self.max_wait
+
 
 def call[T](attempt: Callable[[], T], *, budget: Budget, wait_for: Callable[[Exception, int], float | None],
-            sleep: Callable[[float], None], what: str, log: logging.Logger) -> T:
+            sleep: Callable[[float], None], what: str, log: logging.Logger,
+            before_retry: Callable[[], None] | None = None) -> T:
     """``attempt()`` until it returns; on an exception, retry when ``wait_for(exc, attempt)`` gives a
-    wait that fits the budget, else re-raise it for the adapter to map."""
+    wait that fits the budget, else re-raise it for the adapter to map. ``before_retry`` runs after the
+    wait and before each repeat; it may raise to stop (a caller whose claim on the work was lost)."""
     tries, waited = 0, 0.0
     while True:
         try:
@@ -45,3 +51,5 @@ def call[T](attempt: Callable[[], T], *, budget: Budget, wait_for: Callable[[Exc
                                                            "status": getattr(exc, "status_code", None)})
             sleep(wait)
             tries, waited = tries + 1, waited + wait
+            if before_retry is not None:
+                before_retry()

@@ -48,8 +48,8 @@ class SynapseRunner:
     """
 
     def __init__(self, endpoint: str, *, client_id: str | None = None, credential: TokenCredential | None = None,
-                 retries: int = 4, backoff: float = 1.0, max_backoff: float = 30.0, max_wait: float = 60.0,
-                 connect_timeout: float = 10.0, read_timeout: float = 60.0,
+                 retries: int = 3, backoff: float = 1.0, max_backoff: float = 30.0, max_wait: float = 60.0,
+                 connect_timeout: float = 10.0, read_timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         endpoint = endpoint.rstrip("/")
         parts = urlsplit(endpoint)
@@ -68,17 +68,23 @@ class SynapseRunner:
 
     # --- the port -----------------------------------------------------------------------------------
 
-    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
         """createRun. Raises Rejected, Throttled or Unavailable (the run may then exist: reconcile)."""
         body = pipeline_sdk.json_parameters(pipeline, parameters)
         client = self._get_client()
         response = self._call(f"createRun {pipeline}", client.pipeline.create_pipeline_run, pipeline,
-                              parameters=body, safe=False)
+                              parameters=body, safe=False, before_retry=before_retry)
         run_id = str(response.run_id or "")
         if not run_id:
             raise Unavailable(f"createRun {pipeline} answered without a run id; the run may exist")
         log.debug("createRun answered", extra={"pipeline": pipeline, "run_id": run_id, "engine": "synapse"})
         return run_id
+
+    @property
+    def worst_case_start_seconds(self) -> float:
+        """The longest one start_run can take, retries included (CLAIM_TIMEOUT must exceed it)."""
+        return self._budget.worst_case_seconds(self._connect_timeout + self._read_timeout)
 
     def get_run(self, run_id: str) -> PipelineRun:
         """One run. Raises NotFound when the workspace does not know it."""
@@ -164,7 +170,8 @@ class SynapseRunner:
             credential = self._credential or default_credential(self._client_id)
         return ArtifactsClient(credential, self._endpoint, **options)
 
-    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool, **kwargs: Any) -> T:
+    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool,
+                 before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:
         return pipeline_sdk.call(SERVICE, what, fn, *args, safe=safe, budget=self._budget, sleep=self._sleep,
                                  connect_timeout=self._connect_timeout, read_timeout=self._read_timeout, log=log,
-                                 **kwargs)
+                                 before_retry=before_retry, **kwargs)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from shared.core import batching, claims
 from shared.core.models import Alert, Batch, RunStatus, Severity
 from shared.core.spec import DatasetSpec, PipelineSpec, UpstreamSpec
-from shared.errors import Conflict, ExternalError, NotFound, Rejected, Unavailable
+from shared.errors import Conflict, ExternalError, NotFound, Rejected, Superseded, Unavailable
 from shared.ports import PipelineRunner
 from shared.services import arrivals
 from shared.services.deps import Deps
@@ -32,6 +32,19 @@ log = logging.getLogger(__name__)
 CATCH_UP_LIMIT = timedelta(days=31)   # a past-due tick lists at most this far back
 RECONCILE_MARGIN = timedelta(hours=1)
 START_ATTEMPTS = 2                    # createRun tries per tick when the factory answers 5xx
+
+
+def claim_timeout_problem(claim_timeout: timedelta, worst_case_start_seconds: float) -> str | None:
+    """CLAIM_TIMEOUT must outlive everything a tick may do after claiming a batch (every createRun
+    attempt with the adapter's retries, and the look for a run in between); else a claim can expire
+    while its tick can still create a run, and another tick starts a second one."""
+    needed = timedelta(seconds=worst_case_start_seconds * (START_ATTEMPTS + 1))
+    if claim_timeout > needed:
+        return None
+    minutes = int(needed.total_seconds() // 60) + 1
+    return (f"CLAIM_TIMEOUT: {claim_timeout} is not longer than the {needed} a tick may spend starting one run "
+            f"(createRun with the adapter's retries, {START_ATTEMPTS} times, and a look for the run); set at "
+            f"least {minutes}m")
 
 
 type ResultKind = Literal["", "started", "reconciled", "waiting", "skipped", "errors"]
@@ -130,6 +143,7 @@ class _Starter:
     def __init__(self, deps: Deps, runner: PipelineRunner, pipeline: PipelineSpec, container: str,
                  now: datetime) -> None:
         self.runner, self.pipeline, self.container, self.now = runner, pipeline, container, now
+        self.clock = deps.clock
         self.claim_timeout = deps.claim_timeout
         self.ledgers = Ledgers.of(deps)
 
@@ -194,6 +208,9 @@ class _Starter:
                                                            "run": claim.run_id, "pipeline": self.pipeline.name})
                 return BatchResult("reconciled", {"run_id": claim.run_id})
             case claims.Start(claim, take_over):
+                # The claim's own time, not the tick's: a tick may reach this batch minutes after it began.
+                at = self.clock.now()
+                claim = replace(claim, claimed_at=at, first_claimed_at=claim.first_claimed_at if take_over else at)
                 try:
                     if take_over:
                         assert seen is not None
@@ -209,7 +226,13 @@ class _Starter:
     def _start(self, batch: Batch, record: BatchRecord) -> BatchResult:
         parameters = batching.run_parameters(self.pipeline, batch, self.container)
         try:
-            run_id = self._start_once(batch, parameters)
+            run_id = self._start_once(batch, parameters, record)
+        except Superseded as exc:
+            # Another tick took the claim over while this one waited to retry: it starts (or found) the
+            # run; trying again here would start a second one.
+            log.warning("claim lost while retrying createRun; stopped", extra={"dataset": batch.dataset,
+                                                                               "batch": batch.batch_id})
+            return BatchResult("skipped", {"reason": str(exc)})
         except ExternalError as exc:
             # The run may or may not exist (a 5xx after the factory accepted it): mark the claim so the
             # next tick reconciles at once instead of waiting out the claim timeout.
@@ -231,17 +254,24 @@ class _Starter:
                                                 "pipeline": self.pipeline.name, "files": len(batch.files)})
         return BatchResult("started", {"run_id": run_id})
 
-    def _start_once(self, batch: Batch, parameters: dict[str, Any]) -> str:
-        """createRun; after a 5xx the run may exist, so look for it before trying once more."""
+    def _start_once(self, batch: Batch, parameters: dict[str, Any], record: BatchRecord) -> str:
+        """createRun; after a 5xx the run may exist, so look for it before trying once more. Before
+        every repeat (the adapter's after a 429, and ours) the claim must still be ours."""
+        def still_ours() -> None:
+            current = self.ledgers.batches.find(batch.dataset, batch.key)
+            if current is None or current.etag != record.etag:
+                raise Superseded(f"the claim on batch {batch.batch_id} was taken over by another tick")
+
         for attempt in range(START_ATTEMPTS):
             try:
-                return self.runner.start_run(self.pipeline.name, parameters)
+                return self.runner.start_run(self.pipeline.name, parameters, before_retry=still_ours)
             except Unavailable:
-                found = self._find_run(batch, self.now)
+                found = self._find_run(batch, record.claim.first_claimed_at or self.now)
                 if found is not None:
                     return found
                 if attempt == START_ATTEMPTS - 1:
                     raise
+                still_ours()
         raise AssertionError("unreachable")
 
     def _record_started(self, batch: Batch, record: BatchRecord) -> None:

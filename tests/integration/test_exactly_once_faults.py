@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,7 +84,8 @@ class CrashingRunner:
     def __init__(self, inner: DataFactoryRunner, plan: FaultPlan) -> None:
         self.inner, self.plan = inner, plan
 
-    def start_run(self, pipeline: str, parameters: Mapping[str, Any]) -> str:
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
         return self.plan.step(lambda: self.inner.start_run(pipeline, parameters))  # type: ignore[no-any-return]
 
     def get_run(self, run_id: str) -> PipelineRun:

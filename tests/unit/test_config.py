@@ -165,3 +165,15 @@ def test_check_config_accepts_the_example_settings() -> None:
     five = [datetime.strptime(t, "%a %Y-%m-%d %H:%M:%S") for t in followup.group(1).split(", ")]
     assert [(t.minute, t.second) for t in hourly] == [(0, 0)] * 3 and hourly[2] - hourly[0] == timedelta(hours=2)
     assert all(t.minute % 5 == 0 and t.second == 0 for t in five) and five[2] - five[0] == timedelta(minutes=10)
+
+
+def test_check_config_refuses_a_claim_timeout_a_start_with_retries_can_outlive(tmp_path: Path) -> None:
+    example = json.loads((ROOT / "local.settings.example.json").read_text())
+    example["Values"]["CLAIM_TIMEOUT"] = "5m"
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps(example))
+
+    result = run_cli("check-config", "--settings", str(settings))
+
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert "CLAIM_TIMEOUT: 0:05:00 is not longer than" in result.stderr and "set at least" in result.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -224,3 +226,69 @@ def test_finished_runs_leave_the_in_flight_ledger(world: World) -> None:
     assert Ledgers.of(world.deps).active.query("score_batch") == []
     ledger = Ledgers.of(world.deps).runs.find(run_id)
     assert ledger is not None and ledger.status == "Failed"
+
+
+# -- exactly once when a tick outlives its claim --------------------------------------------------
+
+class ThrottledOnce(RecordingRunner):
+    """The first createRun is answered 429; before the adapter repeats it, ``meanwhile`` runs (another
+    tick, after the claim timed out), then the adapter asks ``before_retry`` whether to go on."""
+
+    def __init__(self, world_clock: FixedClock) -> None:
+        super().__init__(world_clock)
+        self.meanwhile: list[Callable[[], None]] = []
+
+    def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
+                  before_retry: Callable[[], None] | None = None) -> str:
+        if self.meanwhile:
+            self.meanwhile.pop()()          # the long Retry-After: another tick runs meanwhile
+            if before_retry is not None:
+                before_retry()              # raises Superseded when the claim is no longer ours
+        return super().start_run(pipeline, parameters)
+
+
+def test_a_tick_in_a_long_retry_that_lost_its_claim_stops_instead_of_starting_a_second_run() -> None:
+    world = World()
+    runner = ThrottledOnce(world.clock)
+    world.deps = Deps(world.deps.config, world.clock, world.blobs, world.state, runner, world.alerts)
+    world.drop_batch("2026/11/21")
+    other: list[object] = []
+
+    def another_tick() -> None:
+        world.clock.advance(seconds=world.deps.claim_timeout.total_seconds() + 1)
+        other.append(world.tick())
+
+    runner.meanwhile.append(another_tick)
+    first = world.tick()
+
+    assert len(runner.runs) == 1                                     # the other tick's, and only that
+    assert [s["batch"] for s in other[0].started] == ["scores:2026/11/21"]  # type: ignore[attr-defined]
+    assert first.started == [] and "taken over" in first.skipped[0]["reason"]
+    record = Ledgers.of(world.deps).batches.find("scores", "2026/11/21")
+    assert record is not None and record.claim.run_id == next(iter(runner.runs))
+
+
+def test_a_claim_records_its_own_time_not_the_tick_s() -> None:
+    world = World()
+    world.drop_batch("2026/11/21")
+    tick_started = world.clock.now()
+
+    class LateClock(FixedClock):
+        def now(self) -> datetime:   # the tick reaches the batch four minutes after it began
+            return tick_started + timedelta(minutes=4)
+
+    world.deps = Deps(world.deps.config, LateClock(), world.blobs, world.state, world.runner, world.alerts)
+    run_tick(world.deps, tick_started, False)
+
+    record = Ledgers.of(world.deps).batches.find("scores", "2026/11/21")
+    assert record is not None and record.claim.claimed_at == tick_started + timedelta(minutes=4)
+
+
+def test_a_claim_timeout_shorter_than_a_start_can_take_is_a_config_error_naming_the_minimum() -> None:
+    from shared.services.upstream_watcher import claim_timeout_problem
+
+    problem = claim_timeout_problem(timedelta(minutes=5), worst_case_start_seconds=220)
+
+    assert problem is not None and problem.startswith("CLAIM_TIMEOUT: 0:05:00 is not longer than the 0:11:00")
+    assert problem.endswith("set at least 12m")
+    assert claim_timeout_problem(timedelta(minutes=15), worst_case_start_seconds=220) is None
