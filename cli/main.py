@@ -40,7 +40,7 @@ def _config_check(args: argparse.Namespace) -> int:
         from shared.adapters.data_factory import DataFactoryRunner
         from shared.bootstrap import check_claim_timeout
 
-        check_claim_timeout(settings.claim_timeout, DataFactoryRunner(settings.factory))
+        check_claim_timeout(settings.claim_timeout, DataFactoryRunner.for_factory(settings.factory))
     print(f"configuration is valid: {len(pipelines.datasets)} dataset(s): "
           + ", ".join(ds.name for ds in pipelines.datasets), file=sys.stderr)
     # The host's next firings, so a reader sees what the expression means before deploying it.

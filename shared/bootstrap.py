@@ -98,7 +98,7 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
     if settings.factory is not None:
         from shared.adapters.data_factory import DataFactoryRunner
 
-        runner = DataFactoryRunner(settings.factory)
+        runner = DataFactoryRunner.for_factory(settings.factory)
         check_claim_timeout(settings.claim_timeout, runner)
     live = None
     if versions:   # a live config: the next version may add what this one does not use yet

@@ -28,6 +28,8 @@ class FactoryRef:
     factory_name: str
     endpoint: str
     client_id: str | None = None
+    request_timeout: float = 30.0       # seconds one ARM request may take (connecting: at most 10 of them)
+    retry_wait: float = 60.0            # seconds one call may sleep in all between retries
 
 
 @dataclass(frozen=True)

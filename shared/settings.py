@@ -56,6 +56,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("ADF_SUBSCRIPTION_ID", "Subscription of the Data Factory."),
     SettingSpec("ADF_RESOURCE_GROUP", "Resource group of the Data Factory."),
     SettingSpec("ADF_FACTORY_NAME", "Name of the Data Factory."),
+    SettingSpec("ADF_REQUEST_TIMEOUT", "How long one ARM request to the factory may take (the read timeout; "
+                "connecting gets at most 10s of it).", default="30s", infra=False),
+    SettingSpec("ADF_RETRY_WAIT", "The most one factory call sleeps in all between its retries (Retry-After "
+                "included); a longer Retry-After ends the call.", default="60s", infra=False),
     SettingSpec("ADF_ENDPOINT", "ARM endpoint (the sandbox points this at its ADF emulator).",
                 default="https://management.azure.com", infra=False),
     SettingSpec("AZURE_CLIENT_ID", "Client id of the user-assigned managed identity."),
@@ -182,8 +186,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     factory_names = ("ADF_SUBSCRIPTION_ID", "ADF_RESOURCE_GROUP", "ADF_FACTORY_NAME")
     factory = None
     if all(env.get(n) for n in factory_names):
+        timeout = _duration(get, "ADF_REQUEST_TIMEOUT", problems)
+        retry_wait = _duration(get, "ADF_RETRY_WAIT", problems)
+        if timeout.total_seconds() < 1:
+            problems.append(f"ADF_REQUEST_TIMEOUT: {timeout} is too short for an ARM request; use at least 1s")
         factory = FactoryRef(env["ADF_SUBSCRIPTION_ID"], env["ADF_RESOURCE_GROUP"],
-                             env["ADF_FACTORY_NAME"], get("ADF_ENDPOINT").rstrip("/"), client_id)
+                             env["ADF_FACTORY_NAME"], get("ADF_ENDPOINT").rstrip("/"), client_id,
+                             request_timeout=timeout.total_seconds(), retry_wait=retry_wait.total_seconds())
     elif any(env.get(n) for n in factory_names):
         missing = [n for n in factory_names if not env.get(n)]
         problems.append(f"{', '.join(missing)}: not set; the Data Factory needs all of "

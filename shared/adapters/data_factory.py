@@ -56,6 +56,12 @@ class DataFactoryRunner:
         self._client: DataFactoryManagementClient | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_factory(cls, factory: FactoryRef) -> DataFactoryRunner:
+        """The runner with the factory's own request timeout and retry wait (app settings)."""
+        return cls(factory, connect_timeout=min(10.0, factory.request_timeout), read_timeout=factory.request_timeout,
+                   max_wait=factory.retry_wait)
+
     # --- the port -----------------------------------------------------------------------------------
 
     def start_run(self, pipeline: str, parameters: Mapping[str, Any], *,
