@@ -107,7 +107,8 @@ class PowerBIRefresher:
         if not request_id:
             raise ExternalError(f"{what}: Power BI accepted the request but named no request id",
                                 status=response.status_code)
-        log.info("power bi refresh requested", extra={"workspace": workspace, "dataset": dataset,
+        # The use case logs "power bi refresh requested" with the app's dataset an operator looks for.
+        log.debug("refresh answered", extra={"workspace": workspace, "powerbi_dataset": dataset,
                                                       "request_id": request_id, "enhanced": bool(body)})
         return request_id
 

@@ -83,7 +83,8 @@ def request(deps: Deps, dataset_name: str, target: PowerBIDataset, run_id: str, 
     pending = ledgers.pending_refreshes.get(partition(target), PENDING)
     if pending is not None:
         ledgers.pending_refreshes.delete(pending)
-    log.info("power bi refresh requested", extra={"workspace": ws, "dataset": ds, "request_id": request_id})
+    log.info("power bi refresh requested", extra={"dataset": dataset_name, "run": run_id, "workspace": ws,
+                                                  "powerbi_dataset": ds, "request_id": request_id})
     return RefreshOutcome(ws, ds, "started", request_id)
 
 
