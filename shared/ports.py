@@ -6,12 +6,13 @@ Errors raised through a port are from ``shared.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from shared.core.metrics import MetricPoint
 from shared.core.models import Alert, BlobInfo, Message, PipelineRun
 from shared.core.profile import Profile
 from shared.core.spec import Contract
@@ -169,4 +170,11 @@ class AlertSink(Protocol):
 
     def requeue(self, message: str, delay: timedelta) -> None:
         """Put a raw alert message back on the queue, invisible for ``delay``."""
+        ...
+
+
+class Metrics(Protocol):
+    """Numbers for Azure Monitor (``customMetrics``). Best effort: never raises, never blocks for long."""
+
+    def record(self, points: Sequence[MetricPoint]) -> None:
         ...

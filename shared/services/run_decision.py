@@ -7,7 +7,7 @@ import posixpath
 from datetime import datetime
 from typing import Any
 
-from shared.core import batch_outputs, breaker
+from shared.core import batch_outputs, breaker, metrics
 from shared.core.events import PipelineEvent
 from shared.core.models import Alert, RunStatus, Severity
 from shared.core.spec import DatasetSpec
@@ -127,6 +127,8 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
     decision = ("refresh_started" if any(r["state"] == "started" for r in refreshes) else
                 "refresh_queued" if any(r["state"] == "queued" for r in refreshes) else
                 "refresh_held" if held else "refresh_skipped")
+    if deps.metrics is not None:
+        deps.metrics.record(metrics.run_points(name, facts.pipeline, facts.status, decision, facts.duration_s))
     return {"runId": facts.run_id, "pipeline": facts.pipeline, "batchId": batch_id,
             "dataset": name, "run": {"status": facts.status, "succeeded": facts.succeeded,
                                      "durationSeconds": facts.duration_s},
