@@ -101,8 +101,10 @@ class PipelineRunner(Protocol):
         """Runs of ``pipeline`` last updated in [since, until], every page."""
         ...
 
-    def query_activity_runs(self, run_id: str) -> list[dict[str, str]]:
-        """The run's activities: name, type, status, error (message) — for failure diagnosis."""
+    def query_activity_runs(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's activities, oldest first: ``activity`` (its name), ``type``, ``status``, ``error`` (the
+        message), ``error_code``, ``output`` (the activity's output object: run page links, Copy row
+        counts), ``start``, ``end`` — for failure diagnosis (``shared.core.activity_runs``)."""
         ...
 
 
