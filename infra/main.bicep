@@ -363,6 +363,20 @@ module heartbeat 'modules/heartbeat-alerts.bicep' = {
   }
 }
 
+module metricsWorkbook 'modules/metrics-workbook.bicep' = {
+  name: 'metrics-workbook'
+  scope: rg
+  params: {
+    appInsightsId: monitoring.outputs.appInsightsId
+    location: location
+    tags: tags
+    namePrefix: 'autopilot-${resourceToken}'
+    actionGroupIds: empty(alertEmail) ? [] : [
+      heartbeat.outputs.actionGroupId
+    ]
+  }
+}
+
 // Read by azd (and by infra/scripts/postdeploy.sh through `azd env get-values`).
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId

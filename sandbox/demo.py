@@ -150,6 +150,11 @@ def play() -> int:
             timeline.say("webhook", f"run verified with ADF; decision: {decision.get('decision')}")
             timeline.check(decision.get("decision") == "refresh_started" and len(stack.powerbi.refreshes()) == 1,
                            "Power BI: one refresh requested because the run succeeded and its outputs passed")
+            rows = [m for m in stack.metrics("autopilot.output.rows") if m["dimensions"].get("dataset") == "scores"]
+            outcomes = [m["dimensions"].get("outcome") for m in stack.metrics("autopilot.runs")]
+            timeline.check(bool(rows) and "succeeded" in outcomes,
+                           "metrics recorded (customMetrics in Azure): autopilot.output.rows "
+                           f"{rows[0]['sum'] if rows else 0:,.0f} for scores, autopilot.runs outcome={outcomes}")
         tick = stack.host.fire_timer("upstream_watcher")
         timeline.check(tick.succeeded and len(adf.runs()) == 1, "tick 3: the batch already ran, nothing new started")
 
@@ -170,6 +175,10 @@ def play() -> int:
             verdict2 = wait(lambda: output_guard.read_verdict(deps, "scores", f"{other:%Y/%m/%d}"), 30)
             timeline.check(verdict2 is not None and verdict2["status"] == "fail",
                            f"output guard: the anomalous output failed ({verdict2 and verdict2['status']})")
+            drift = [m for m in stack.metrics("autopilot.output.drift") if m["dimensions"].get("column") == "score"]
+            if drift:
+                timeline.say("metrics", f"autopilot.output.drift column=score: highest PSI {drift[0]['max']:.2f} "
+                                        "(the workbook's drift chart; the drift alert rule fires at 0.25)")
             decision2 = decided(deps, runs2[0]["runId"])
             timeline.say("webhook", f"decision: {decision2.get('decision')}; "
                                     + "; ".join(r.get("reason", "") for r in decision2.get("refreshes", [])))

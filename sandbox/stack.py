@@ -40,6 +40,7 @@ class Stack:
         return self
 
     def _start(self) -> None:
+        from sandbox import metrics
         from sandbox.adf_emulator import ADFEmulator
         from sandbox.azurite import Azurite
         from sandbox.host import LocalHost
@@ -63,6 +64,7 @@ class Stack:
             TEAMS_WEBHOOK_URL=self.teams.url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.smtp.port),
             SMTP_SENDER="autopilot@example.com", SMTP_TLS="auto", ALERT_EMAIL_TO="oncall@example.com",
             VERDICT_WAIT=self.verdict_wait, **self.extra_settings)
+        metrics.install()   # before the app records anything: its metrics are read back by self.metrics()
         self.deps = bootstrap.build_deps(self.settings)
         self.blobs = AzureBlobStore(StorageTarget(connection_string=conn))
         self._create_data_containers(conn)
@@ -92,6 +94,12 @@ class Stack:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stack.close()
+
+    def metrics(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The metrics the app recorded in this process so far (``sandbox.metrics.snapshot``)."""
+        from sandbox import metrics
+
+        return [m for m in metrics.snapshot() if name is None or m["name"] == name]
 
     def queue_messages(self, queue: str) -> list[dict[str, Any]]:
         """Peek the JSON messages waiting on a queue (base64, as the Functions host writes them)."""

@@ -144,6 +144,7 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         durations=durations,
         token_verifier=_token_verifier(settings),
         events_queue=StorageQueue(settings.app_storage, app_settings.EVENTS_QUEUE),
+        metrics=telemetry.OpenTelemetryMetrics(),
     ), live
 
 

@@ -6,12 +6,13 @@ Errors raised through a port are from ``shared.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from shared.core.metrics import MetricPoint
 from shared.core.models import Alert, BlobInfo, Message, PipelineRun
 from shared.core.profile import Profile
 from shared.core.spec import Contract
@@ -107,8 +108,10 @@ class PipelineRunner(Protocol):
         """Runs of ``pipeline`` last updated in [since, until], every page."""
         ...
 
-    def query_activity_runs(self, run_id: str) -> list[dict[str, str]]:
-        """The run's activities: name, type, status, error (message) — for failure diagnosis."""
+    def query_activity_runs(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's activities, oldest first: ``activity`` (its name), ``type``, ``status``, ``error`` (the
+        message), ``error_code``, ``output`` (the activity's output object: run page links, Copy row
+        counts), ``start``, ``end`` — for failure diagnosis (``shared.core.activity_runs``)."""
         ...
 
 
@@ -176,4 +179,11 @@ class AlertSink(Protocol):
 
     def requeue(self, message: str, delay: timedelta) -> None:
         """Put a raw alert message back on the queue, invisible for ``delay``."""
+        ...
+
+
+class Metrics(Protocol):
+    """Numbers for Azure Monitor (``customMetrics``). Best effort: never raises, never blocks for long."""
+
+    def record(self, points: Sequence[MetricPoint]) -> None:
         ...

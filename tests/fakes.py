@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from shared.core.metrics import MetricPoint
 from shared.core.models import Alert, BlobInfo, Message, PipelineRun, RunStatus
 from shared.errors import Conflict, NotFound, Rejected, Unavailable
 from shared.ports import Entity
@@ -114,7 +115,7 @@ class RecordingRunner:
         self.runs: dict[str, PipelineRun] = {}
         self.fail_next: list[Exception] = []
         self.lose_answer_next = 0   # create the run, then answer 500 (the nasty case)
-        self.activities: dict[str, list[dict[str, str]]] = {}
+        self.activities: dict[str, list[dict[str, Any]]] = {}
         self.known_pipelines: set[str] | None = None
         self.clock = clock or FixedClock()
         self._ids = itertools.count(1)
@@ -145,7 +146,7 @@ class RecordingRunner:
     def query_runs(self, pipeline: str, since: datetime, until: datetime) -> list[PipelineRun]:
         return [r for r in self.runs.values() if r.pipeline == pipeline]
 
-    def query_activity_runs(self, run_id: str) -> list[dict[str, str]]:
+    def query_activity_runs(self, run_id: str) -> list[dict[str, Any]]:
         return list(self.activities.get(run_id, []))
 
     def runs_for(self, batch_id: str) -> list[PipelineRun]:
@@ -194,3 +195,16 @@ class ListQueue:
         out = [m for m, _ in self.messages]
         self.messages.clear()
         return out
+
+
+class RecordingMetrics:
+    """The Metrics port that remembers every point; ``values(name)`` gives (value, dimensions) pairs."""
+
+    def __init__(self) -> None:
+        self.points: list[MetricPoint] = []
+
+    def record(self, points: Sequence[MetricPoint]) -> None:
+        self.points.extend(points)
+
+    def values(self, name: str) -> list[tuple[float, dict[str, str]]]:
+        return [(p.value, dict(p.dimensions)) for p in self.points if p.name == name]

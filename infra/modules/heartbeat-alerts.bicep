@@ -79,3 +79,6 @@ resource missingHeartbeat 'Microsoft.Insights/scheduledQueryRules@2023-03-15-pre
     }
   }
 }]
+
+// The on-call action group ('' without alertEmail), for other alert rules to notify too.
+output actionGroupId string = empty(alertEmail) ? '' : actionGroup.id

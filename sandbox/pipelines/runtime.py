@@ -163,11 +163,13 @@ class RunContext:
             raise RunCancelled(self.run_id)
 
     @contextmanager
-    def activity(self, name: str, activity_type: str = "Custom",
-                 inputs: Any = None) -> Iterator[dict[str, Any]]:
-        """Record one activity run around the block; the yielded dict becomes its output."""
+    def activity(self, name: str, activity_type: str = "Custom", inputs: Any = None,
+                 output: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Record one activity run around the block; the yielded dict becomes its output. ``output`` is
+        there from the start, so a failing activity still reports it (as a Databricks activity reports
+        its ``runPageUrl`` once the job is submitted, whatever becomes of it)."""
         self.check_cancelled()
-        record = ActivityRecord(name, activity_type, self.pipeline, self.run_id, inputs)
+        record = ActivityRecord(name, activity_type, self.pipeline, self.run_id, inputs, output=dict(output or {}))
         with self._lock:
             self._record.activities.append(record)
             self._record.last_updated = utcnow()

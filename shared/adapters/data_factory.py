@@ -117,7 +117,7 @@ class DataFactoryRunner:
 
     # --- beyond the port: failure diagnosis and cancelling --------------------------------------------
 
-    def query_activity_runs(self, run_id: str) -> list[dict[str, str]]:
+    def query_activity_runs(self, run_id: str) -> list[dict[str, Any]]:
         """The run's activity runs, oldest first: activity, type, status, error, start, end."""
         from azure.mgmt.datafactory.models import RunFilterParameters
 
@@ -127,7 +127,7 @@ class DataFactoryRunner:
         now = datetime.now(UTC)
         since = (run.run_start or now - timedelta(days=1)) - timedelta(hours=1)
         until = max(run.run_end or now, now) + timedelta(hours=1)
-        out: list[dict[str, str]] = []
+        out: list[dict[str, Any]] = []
         token: str | None = None
         for _ in range(MAX_PAGES):
             query = RunFilterParameters(last_updated_after=since, last_updated_before=until,

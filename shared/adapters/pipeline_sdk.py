@@ -100,12 +100,13 @@ def to_run(run: Any) -> PipelineRun:
                        message=run.message or "")
 
 
-def activity(a: Any) -> dict[str, str]:
-    """An SDK ActivityRun model as the port's activity dict."""
+def activity(a: Any) -> dict[str, Any]:
+    """An SDK ActivityRun model as the port's activity dict (``output``: the activity's output object)."""
     error = a.error if isinstance(a.error, Mapping) else {}
+    output = a.output if isinstance(a.output, Mapping) else {}
     return {"activity": a.activity_name or "", "type": a.activity_type or "", "status": a.status or "",
-            "error": str(error.get("message") or ""), "start": iso(a.activity_run_start),
-            "end": iso(a.activity_run_end)}
+            "error": str(error.get("message") or ""), "error_code": str(error.get("errorCode") or ""),
+            "output": dict(output), "start": iso(a.activity_run_start), "end": iso(a.activity_run_end)}
 
 
 def utc(value: datetime) -> datetime:

@@ -19,6 +19,7 @@ ALERT_CODES: dict[str, str] = {
     "run_failed": "the pipeline run failed (ADF says so, with the failing activity and its error)",
     "run_slow": "the run took much longer than its learned duration baseline",
     "run_stuck": "a run has been in progress far beyond its baseline or max_duration",
+    "copy_mismatch": "a Copy activity of the run wrote a different number of rows than it read, or skipped rows",
     "refresh_held": "the Power BI refresh was held: the run failed or its outputs did not pass",
     "refresh_failed": "Power BI refused the refresh, or the refresh ended Failed",
     "refresh_budget_exhausted": "the dataset used its daily refresh budget; the refresh was not requested",

@@ -17,6 +17,7 @@ from shared.ports import (
     BlobStore,
     Clock,
     DatasetRefresher,
+    Metrics,
     Notifier,
     PipelineRunner,
     Profiler,
@@ -112,3 +113,4 @@ class Deps:
     token_verifier: TokenVerifier | None = None
     events_queue: WorkQueue | None = None                 # pipeline events waiting for a decision
     cache: dict[str, Any] = field(default_factory=dict)   # per-worker memo (e.g. learned duration bands)
+    metrics: Metrics | None = None                        # validation and run numbers for Azure Monitor

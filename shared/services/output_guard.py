@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from shared.core import history, verdict
+from shared.core import history, metrics, verdict
 from shared.core.models import Alert, BlobInfo, Severity
 from shared.core.spec import DatasetSpec, OutputSpec
 from shared.errors import Conflict
@@ -91,6 +92,7 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
         outcome.duplicate, outcome.status, outcome.report_blob = True, receipt.status, receipt.report
         return outcome
     assert deps.profiler is not None, "the output guard needs a profiler"
+    started = time.perf_counter()
     profile = deps.profiler.profile(container, name, out.contract, size=info.size)
     observation = history.from_profile(profile, ts=info.last_modified, dataset=ds.name, stage="output", name=name,
                                        drift_columns=out.contract.drift.columns)
@@ -107,6 +109,11 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     if outcome.batch:
         _update_verdict(ledgers, ds.name, outcome.batch, name, judged.status)
     ledgers.receipts.upsert(Receipt(ds.name, name, info.etag, judged.status, judged.report_blob, now))
+    if deps.metrics is not None:   # after the receipt: a retried invocation does not count the file twice
+        contract = out.contract
+        deps.metrics.record(metrics.validation_points(
+            ds.name, "output", judged.status, time.perf_counter() - started, profile, judged.observation, past,
+            tuple(contract.columns), contract.drift.columns, min(contract.history.min_history, 7)))
     return outcome
 
 

@@ -7,9 +7,9 @@ import posixpath
 from datetime import datetime
 from typing import Any
 
-from shared.core import batch_outputs, breaker
+from shared.core import activity_runs, batch_outputs, breaker, metrics
 from shared.core.events import PipelineEvent
-from shared.core.models import Alert, PipelineRun, RunStatus, Severity
+from shared.core.models import Alert, Link, PipelineRun, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import NotFound
 from shared.services import refresh, run_durations, run_failures
@@ -48,14 +48,15 @@ def _outputs_seen(deps: Deps, ds: DatasetSpec, key: str) -> batch_outputs.Output
                                      marker_seen, newest)
 
 
-def verify(deps: Deps, event: PipelineEvent, now: datetime) -> tuple[breaker.RunFacts, str]:
-    """What ADF says about the run; also the batch id it was started with."""
+def verify(deps: Deps, event: PipelineEvent,
+           now: datetime) -> tuple[breaker.RunFacts, str, list[dict[str, Any]]]:
+    """What ADF says about the run; also the batch id it was started with, and its activity runs."""
     assert deps.runner is not None
     try:
         run = deps.runner.get_run(event.run_id)
     except NotFound:
         return breaker.RunFacts(event.run_id, event.pipeline, False, "Unknown",
-                                error="ADF has no run with this id in the configured factory"), ""
+                                error="ADF has no run with this id in the configured factory"), "", []
     activities = deps.runner.query_activity_runs(event.run_id)
     failed = [a for a in activities if a.get("status") == "Failed"]
     batch_names = []
@@ -70,34 +71,52 @@ def verify(deps: Deps, event: PipelineEvent, now: datetime) -> tuple[breaker.Run
     end = run.run_end or now
     duration = (end - run.run_start).total_seconds() if run.run_start else None
     error = failed[0].get("error", "") if failed else (event.error_message if event.status == "Failed" else "")
-    activity = failed[0].get("name", "") if failed else event.error_activity
+    activity = failed[0].get("activity", "") if failed else event.error_activity
     if run.pipeline != event.pipeline:
         succeeded, error = False, f"the run belongs to pipeline {run.pipeline}, not {event.pipeline}"
     status = "Succeeded" if succeeded else ("Failed" if failed or event.status == "Failed" else run.status.value)
     return breaker.RunFacts(event.run_id, run.pipeline, succeeded, status, activity, error, run.run_start,
-                            duration), batch_id
+                            duration), batch_id, activities
+
+
+def _with(links: tuple[Link, ...], more: tuple[Link, ...]) -> tuple[Link, ...]:
+    return links + tuple(link for link in more if link not in links)
 
 
 def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: datetime) -> dict[str, Any]:
-    facts, batch_id = verify(deps, event, now)
+    facts, batch_id, activities = verify(deps, event, now)
     ds = dataset_for(deps, facts.pipeline, batch_id)
     name = ds.name if ds else "unknown"
     alerts: list[Alert] = []
     links = deps.run_links(event.run_id)
+    failed = [a for a in activities if a.get("status") == "Failed"]
     if not facts.succeeded:
         run = PipelineRun(facts.run_id, facts.pipeline, RunStatus.of(facts.status), run_start=facts.started)
+        # Where the work ran (a Databricks run page, Batch stdout/stderr) and its error, not only ADF's monitor.
+        lines = activity_runs.error_lines(failed[0]) if failed else []
+        details = {"error_code": str(failed[0].get("error_code", ""))} if failed and failed[0].get("error_code") \
+            else {}
+        if lines:
+            details["error_lines"] = "\n".join(lines)
         # Once per run: the follow-up timer may have reported this failure already (or do so at once).
         if run_failures.claim_report(deps, run, name, batch_id):
             alerts.append(Alert(name, "run_failed", Severity.FAIL,
                                 f"Pipeline {facts.pipeline} run {facts.run_id} failed"
                                 + (f" in activity {facts.failed_activity}" if facts.failed_activity else "")
                                 + (f": {facts.error}" if facts.error else "."), now, subject=facts.run_id,
-                                facts={"run_id": facts.run_id, "batch": batch_id, "status": facts.status},
-                                links=links))
+                                facts={"run_id": facts.run_id, "batch": batch_id, "status": facts.status, **details},
+                                links=_with(links, activity_runs.links(failed))))
     slow = run_durations.slow_run_alert(deps, facts.pipeline, facts, now)
     if slow is not None:
         alerts.append(Alert(name, slow.code, slow.severity, slow.message, now, subject=slow.subject,
-                            facts=slow.facts, links=links))
+                            facts=slow.facts, links=_with(links, activity_runs.links(activities))))
+    for copy in activity_runs.copy_mismatches(activities):
+        alerts.append(Alert(name, "copy_mismatch", Severity.FAIL if copy.unexplained else Severity.WARN,
+                            f"Run {facts.run_id} of {facts.pipeline}: {copy.sentence()}", now,
+                            topic="copy_mismatch", subject=f"{facts.run_id}/{copy.activity}",
+                            facts={"run_id": facts.run_id, "batch": batch_id, "activity": copy.activity,
+                                   "rows_read": str(copy.rows_read), "rows_copied": str(copy.rows_copied),
+                                   "rows_skipped": str(copy.rows_skipped)}, links=links))
     verdict, outputs_detail = None, ""
     if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
         outputs = batch_outputs.judge_outputs(_outputs_seen(deps, ds, batch_id.split(":", 1)[1]),
@@ -131,6 +150,8 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
     decision = ("refresh_started" if any(r["state"] == "started" for r in refreshes) else
                 "refresh_queued" if any(r["state"] == "queued" for r in refreshes) else
                 "refresh_held" if held else "refresh_skipped")
+    if deps.metrics is not None:
+        deps.metrics.record(metrics.run_points(name, facts.pipeline, facts.status, decision, facts.duration_s))
     return {"runId": facts.run_id, "pipeline": facts.pipeline, "batchId": batch_id,
             "dataset": name, "run": {"status": facts.status, "succeeded": facts.succeeded,
                                      "durationSeconds": facts.duration_s},

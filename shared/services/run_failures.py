@@ -81,7 +81,7 @@ def _report(deps: Deps, ds: DatasetSpec, run: PipelineRun, now: datetime) -> int
         failed = [a for a in deps.runner.query_activity_runs(run.run_id) if a.get("status") == "Failed"] \
             if deps.runner is not None else []
         if failed:
-            activity, error = failed[0].get("name", ""), failed[0].get("error", "")
+            activity, error = failed[0].get("activity", ""), failed[0].get("error", "")
     except ExternalError as exc:      # the alert matters more than its detail
         log.warning("activity runs unavailable for a failed run", extra={"run": run.run_id,
                                                                           "error_type": type(exc).__name__})

@@ -13,5 +13,6 @@ def test_the_demo_story_plays_as_designed(capsys: pytest.CaptureFixture[str]) ->
     assert code == 0, out
     assert "check      FAIL" not in out and "every step played as designed" in out
     for step in ("tick 2: exactly one ADF run started", "tick 3: the batch already ran, nothing new started",
-                 "Power BI: refresh held", "after the outage the retried alerts reached Teams"):
+                 "Power BI: refresh held", "after the outage the retried alerts reached Teams",
+                 "metrics recorded (customMetrics in Azure): autopilot.output.rows"):
         assert step in out

@@ -105,6 +105,26 @@ def test_a_retried_web_activity_gets_one_refresh_and_one_alert_set(stack: Stack)
     assert len(stack.powerbi.refreshes()) == before + 1
 
 
+def test_a_failing_databricks_notebook_reaches_teams_with_its_run_page(stack: Stack) -> None:
+    from sandbox.pipelines.train_and_publish import run_page_url
+
+    assert stack.deps.runner is not None
+    run_id = stack.deps.runner.start_run("train_and_publish", {"batchId": "publish:2026/10/06",
+                                                               "notebookFails": "true"})
+    stack.adf.wait_finished(run_id, timeout=30)       # its Web activity posted the failure to the webhook
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        cards = [c for c in stack.teams.cards if run_id in json.dumps(c)]
+        if cards:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("no Teams card for the failed run within 30 s")
+    actions = {a["title"]: a["url"] for a in cards[0].get("actions", [])}
+    assert actions["TrainModel: Databricks run"] == run_page_url(run_id)
+    assert "feature f2 has 40% nulls" in json.dumps(cards[0])
+
+
 def _poll(stack: Stack, location: str) -> dict[str, object]:
     """What the Web activity does with a 202: GET the Location until it is no longer 202."""
     deadline = time.monotonic() + 30

@@ -99,7 +99,7 @@ def started_by_us(deps: Deps, runner: RecordingRunner, batch: str = "scores:2026
 def test_a_run_that_failed_without_a_pipeline_event_is_reported_once_with_its_failing_activity() -> None:
     deps, runner, clock, alerts = failing_world()
     run_id = started_by_us(deps, runner)
-    runner.activities[run_id] = [{"name": "Score", "status": "Failed", "error": "disk full"}]
+    runner.activities[run_id] = [{"activity": "Score", "status": "Failed", "error": "disk full"}]
     runner.finish(run_id, RunStatus.FAILED)
 
     clock.advance(minutes=5)

@@ -83,7 +83,7 @@ class World:
         """A run whose batch wrote one output file, judged ``verdict`` (None: written, not judged yet)."""
         run_id = self.runner.start_run("score_batch", {"batchId": batch})
         if failed:
-            self.runner.activities[run_id] = [{"name": failed, "status": "Failed", "error": "disk full"}]
+            self.runner.activities[run_id] = [{"activity": failed, "status": "Failed", "error": "disk full"}]
         self.part(batch.split(":", 1)[1], "part-0.csv", verdict)
         return run_id
 
