@@ -173,7 +173,7 @@ def against_settings(settings: Settings, pipelines: spec.PipelinesConfig,
     pipelines, missing = _default_workspaces(pipelines, settings.powerbi.default_workspace)
     problems += [f"{source}: datasets.{name}.powerbi: names no workspace and POWERBI_WORKSPACE_ID is not set"
                  for name in missing]
-    if settings.factory is None and any(ds.pipeline for ds in pipelines.datasets):
+    if settings.factory is None and any(ds.pipeline or ds.retrain for ds in pipelines.datasets):
         problems.append("ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME: not set, but "
                         f"{source} declares pipelines to run")
     return pipelines, problems

@@ -220,6 +220,18 @@ class AlertRoutes:
 
 
 @dataclass(frozen=True)
+class RetrainSpec:
+    """Start a retraining pipeline when the dataset's outputs drift: once per incident (at most once per
+    ``cooldown``), with the run's parameters templated over {dataset} {batch} {codes} {incident}."""
+
+    pipeline: str
+    parameters: Mapping[str, str] = field(default_factory=lambda: _frozen(dataset="{dataset}",
+                                                                          incident="{incident}"))
+    on: tuple[Literal["drift", "level_shift"], ...] = ("drift", "level_shift")
+    cooldown: Duration = field(default_factory=lambda: Duration(days=7))
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     upstream: UpstreamSpec | None = None
@@ -227,6 +239,7 @@ class DatasetSpec:
     output: OutputSpec | None = None
     powerbi: tuple[PowerBIDataset, ...] = ()
     alerts: AlertRoutes = field(default_factory=AlertRoutes)
+    retrain: RetrainSpec | None = None
 
     @property
     def upstream_staleness(self) -> StalenessSpec:

@@ -21,7 +21,7 @@ from shared.core import history, metrics, verdict
 from shared.core.models import Alert, BlobInfo, Severity
 from shared.core.spec import DatasetSpec, OutputSpec
 from shared.errors import Conflict
-from shared.services import arrivals
+from shared.services import arrivals, retraining
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.history import HistoryRecord
@@ -104,7 +104,8 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
                           content_type="application/json")
     if judged.observation is not None:
         record_history(deps, judged.observation, info)
-    _emit(deps, outcome, judged.alerts)
+    _emit(deps, outcome, _with_retraining(retraining.maybe_start(deps, ds, outcome.batch, judged.codes, now),
+                                          judged.alerts))
     _emit(deps, outcome, arrivals.update(deps, ds.name, "output", out.staleness, now, {name: info.last_modified}))
     if outcome.batch:
         _update_verdict(ledgers, ds.name, outcome.batch, name, judged.status)
@@ -115,6 +116,16 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
             ds.name, "output", judged.status, time.perf_counter() - started, profile, judged.observation, past,
             tuple(contract.columns), contract.drift.columns, min(contract.history.min_history, 7)))
     return outcome
+
+
+def _with_retraining(started: retraining.Retrain | None, alerts: Sequence[Alert]) -> Sequence[Alert]:
+    """The file's alert says that retraining was started (or could not be), with the run."""
+    if started is None:
+        return alerts
+    said = (f" Retraining pipeline {started.pipeline} started (run {started.run_id})." if started.run_id
+            else f" Retraining pipeline {started.pipeline} could not be started: {started.error}")
+    facts = {"retrain_pipeline": started.pipeline, "retrain_run": started.run_id or "not started"}
+    return [replace(a, message=a.message + said, facts={**a.facts, **facts}) for a in alerts]
 
 
 def _emit(deps: Deps, outcome: GuardOutcome, alerts: Sequence[Alert]) -> None:
