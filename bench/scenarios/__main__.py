@@ -47,7 +47,8 @@ def main() -> int:
     tallies = score.run(scenarios)
     observations = sum(len(s.observations) for s in scenarios)
     halves = "even seeds tuning, odd seeds held-out" if args.half is None else f"the {args.half} half only"
-    print(f"{len(scenarios)} scenarios ({len(generate.FAMILIES)} families × {args.seeds} seeds; {halves}), {observations:,} observations, "
+    print(f"{len(scenarios)} scenarios ({len(generate.FAMILIES)} families × {args.seeds} seeds; {halves}), "
+          f"{observations:,} observations, "
           f"{sum(len([i for i in s.incidents if i.must_find]) for s in scenarios)} labelled incidents, "
           f"scored in {time.perf_counter() - started:.1f} s\n")
     print(score.table(tallies, list(generate.FAMILIES)))

@@ -54,6 +54,9 @@ class Finding:
     severity: Severity
     message: str
     column: str | None = None
+    # The same excursion as the previous file's finding (same metric, same side): the file is still
+    # judged (its status stands), but the episode was already alerted once.
+    ongoing: bool = False
 
     def to_dict(self) -> dict[str, str]:
         out = {"code": self.code, "severity": self.severity.value, "message": self.message}
