@@ -22,6 +22,8 @@ BURST = timedelta(minutes=30)   # arrivals closer than this are one delivery (se
 HISTORY = 30                    # gaps used to learn the median cadence
 SLOT_GAPS = 28                  # gaps kept per hour of day (four weeks of a daily dataset)
 SLOT_MIN = 3                    # gaps the hour and its neighbours need before they speak for it
+TAIL = 5.0                      # mean excesses beyond the typical gap that are still a normal pause
+                                # (for random pauses e^-5 of them are longer, before late_factor)
 KEEP = 24 * SLOT_GAPS           # arrivals a caller should keep: a day's hours × the gaps kept per hour
 
 
@@ -108,9 +110,15 @@ class Arrivals:
             return None
         median = statistics.median(self._gaps)
         near = [g for h in (hour - 1, hour, hour + 1) for g in self._slots[h % 24]]
-        # Few gaps yet at this hour: the longest recent gap anywhere, rather than a guess.
-        longest = max(near) if len(near) >= SLOT_MIN else max(self._gaps)
-        return max(median, longest)
+        if len(near) < SLOT_MIN:
+            near = list(self._gaps)      # few gaps yet at this hour: every recent gap speaks for it
+        # The longest gap seen, or the tail the gaps' spread points to, whichever is longer: a producer
+        # that pauses at random (bursts, then quiet hours) shows its long pauses rarely, and a few
+        # weeks of history have not seen the longest one yet; a regular one has almost no spread.
+        typical = statistics.median(near)
+        longer = [g - typical for g in near if g > typical]
+        excess = sum(longer) / len(longer) if longer else 0.0    # the mean excess of the longer gaps
+        return max(median, *near, typical + TAIL * excess)
 
     def cadence(self) -> Cadence:
         spec = self.spec
