@@ -30,6 +30,7 @@ from shared.core.spec import HistorySpec
 MAD_TO_SIGMA = 1.4826
 SHIFT_CONFIRM = 3          # consecutive same-side anomalies that make a level shift
 MIN_SLOT_POINTS = 2        # points a seasonal slot needs before it is used
+RESEASON = 20             # the season is re-decided after this share (1/20) of the window changed
 THIN_SHARE = 10           # at most one point in ten may sit alone in its slot
 RELATIVE_FLOOR = 0.05      # a series that never moves still tolerates ±5 % (× sensitivity / 3.5)
 MODES = ("weekday", "hour_of_week", "hour_of_day")
@@ -163,7 +164,8 @@ class Baseline:
         self._slots: dict[str, dict[int, _Pool]] = {mode: {} for mode in self._modes()}
         self._thin = dict.fromkeys(self._slots, 0)   # slots with fewer than MIN_SLOT_POINTS points, per mode
         self._streak: deque[tuple[Point, Judgement]] = deque(maxlen=SHIFT_CONFIRM)
-        self._mode: str | None = None          # cached season mode; None when the window changed
+        self._mode: str | None = None          # cached season mode; None when it must be worked out
+        self._changes = 0                      # points added since the season (mode, slot noise) was
         self.last_continues = False            # the last point judged continued an open anomaly streak
         self._first: datetime | None = None    # the first point ever learned
         self._before: Baseline | None = None   # the baseline as it was before the last learned shift
@@ -190,8 +192,7 @@ class Baseline:
                 pool = slots[key] = _Pool()
             pool.add(point.value)
             self._thin[mode] += _thin(len(pool.values)) - _thin(len(pool.values) - 1)
-        self._mode = None
-        self._noise.clear()
+        self._changes += 1
 
     def _evict(self, point: Point) -> None:
         self._all.remove(point.value)
@@ -208,15 +209,24 @@ class Baseline:
         self._all = _Pool()
         self._slots = {mode: {} for mode in self._modes()}
         self._thin = dict.fromkeys(self._slots, 0)
-        self._mode = None
-        self._noise.clear()
+        self._forget_season()
         for p in points:
             self._add(p)
 
     # --- judging -------------------------------------------------------------------------------------
 
+    def _forget_season(self) -> None:
+        self._mode = None
+        self._noise.clear()
+        self._changes = 0
+
     def _season_mode(self) -> str:
-        """The seasonal slotting that explains the accepted window, if any ("auto": chosen from the data)."""
+        """The seasonal slotting that explains the accepted window, if any ("auto": chosen from the data).
+
+        Worked out again once a twentieth of the window has changed, not at every point: a season is a
+        property of weeks of data, and re-deciding it costs a pass over the whole window."""
+        if self._changes > len(self._accepted) // RESEASON:
+            self._forget_season()
         if self.spec.seasonality != "auto":
             return self.spec.seasonality
         if self._mode is None:
@@ -309,8 +319,8 @@ class Baseline:
             # Back to the level before the shift: that history is the baseline again.
             assert self._before is not None
             self._accepted, self._all, self._slots = self._before._accepted, self._before._all, self._before._slots
-            self._thin, self._mode, self._before = self._before._thin, None, None
-            self._noise.clear()
+            self._thin, self._before = self._before._thin, None
+            self._forget_season()
             self._streak.clear()
             self._add(point)
         else:
