@@ -286,11 +286,10 @@ class HistoryReplay:
             if rate is None:
                 rate = self._nulls[column] = NullRate(self.contract.history)
             j = rate.step(stats.nulls, obs.rows, learn=learn)
-            if not judge:
-                continue
-            if j.verdict is Verdict.INSUFFICIENT:
-                insufficient.append(j)
-            elif (f := _metric_finding("null_anomaly", f"Null fraction of {column}", j, column, ".3%")) is not None:
+            # A column's null rate without history yet is not judged, and not counted in the
+            # insufficient-history note: that counts files, and size and rows already say how many.
+            f = _metric_finding("null_anomaly", f"Null fraction of {column}", j, column, ".3%") if judge else None
+            if f is not None:
                 findings.append(replace(f, ongoing=rate.last_continues))
         for column in self.contract.drift.columns:
             findings += self._drift_step(obs, column, learn=learn, judge=judge)
