@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 
 EPSILON = 1e-4   # stands in for empty bins so the logarithm stays finite
+MIN_ROWS = 200   # below this, empty bins dominate PSI: its chi-square noise estimate no longer holds
 
 
 def _normalise(counts: Sequence[float]) -> list[float]:

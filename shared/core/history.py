@@ -171,10 +171,16 @@ class _DriftState:
         if self.pool is None:
             return None
         noise = drift.noise(self.pool, histogram)
-        if noise >= self.contract.drift.warn:
-            return math.nan                        # too few rows: any moderate shift would be noise
         value = drift.psi(self.pool, histogram)
-        return None if value is None else max(value - noise, 0.0)
+        if value is None:
+            return None
+        excess = max(value - noise, 0.0)
+        if noise >= self.contract.drift.warn and (excess < self.contract.drift.warn or
+                                                  sum(histogram) < drift.MIN_ROWS):
+            # Too few rows to tell a moderate shift from noise. A shift far beyond the noise still
+            # counts, from a few hundred rows up: below that, empty bins make PSI itself unreliable.
+            return math.nan
+        return excess
 
     def returns(self, histogram: tuple[float, ...]) -> bool:
         """The file matches the distribution the last learned shift replaced."""

@@ -151,3 +151,15 @@ def test_the_return_to_normal_after_a_learned_distribution_shift_is_not_alerted(
                        multinomial(rng, 5_000, tilted if 30 <= d < 35 else flat)) for d in range(50)]
     alerts = [a for a in backtest.run(obs, names_only()) if not a.code.startswith("output_")]
     assert [((a.ts - START).days, a.code) for a in alerts] == [(30, "drift")]
+
+
+def test_a_shift_far_beyond_the_noise_of_a_few_hundred_rows_still_drifts() -> None:
+    rng = random.Random(7)
+    replay = HistoryReplay(Contract(drift=DriftSpec(columns=("score",))))
+    for d in range(20):
+        replay.step(observation(START + timedelta(days=d), 400, multinomial(rng, 400, [1.0] * 20)))
+    shifted = multinomial(rng, 400, [float(i + 1) ** 3 for i in range(20)])
+    assert [f.code for f in replay.findings(observation(START + timedelta(days=20), 400, shifted))] == ["drift"]
+    same = multinomial(rng, 400, [1.0] * 20)
+    assert [f.code for f in replay.findings(observation(START + timedelta(days=20), 400, same))] in (
+        [], ["insufficient_history"])
