@@ -74,6 +74,14 @@ def worst(findings: Iterable[Finding]) -> Severity | None:
     return top
 
 
+def to_alert(findings: Iterable[Finding]) -> list[Finding]:
+    """The warnings and failures a file's alert carries, worst first; empty when the file raises no
+    alert: nothing serious, or every serious finding continues an episode an earlier file alerted.
+    One alert per file (never one per finding code), as the output guard and the backtest raise it."""
+    serious = sorted((f for f in findings if f.severity is not Severity.INFO), key=lambda f: -f.severity.rank)
+    return [] if all(f.ongoing for f in serious) else serious
+
+
 def status(findings: Iterable[Finding]) -> str:
     """``pass`` | ``warn`` | ``fail`` (DESIGN 3.3); info findings do not change a pass."""
     top = worst(findings)

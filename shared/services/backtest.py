@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 from shared.core import history, staleness
-from shared.core.findings import Finding
+from shared.core.findings import Finding, to_alert
 from shared.core.models import Severity
 from shared.core.spec import Contract, DatasetSpec, DriftSpec, PipelinesConfig, StalenessSpec
 
@@ -144,8 +144,8 @@ def run(observations: Sequence[history.Observation], config: PipelinesConfig) ->
 def file_alert(obs: history.Observation, findings: Iterable[Finding]) -> BacktestAlert | None:
     """One alert per file, as the output guard raises one (its worst finding first, the rest counted);
     none when every warning continues an episode an earlier file already alerted."""
-    serious = sorted((f for f in findings if f.severity is not Severity.INFO), key=lambda f: -f.severity.rank)
-    if not serious or all(f.ongoing for f in serious):
+    serious = to_alert(findings)
+    if not serious:
         return None
     head = serious[0]
     more = f" (+{len(serious) - 1} more: {', '.join(sorted({f.code for f in serious[1:]}))})" \

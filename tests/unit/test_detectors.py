@@ -163,3 +163,17 @@ def test_a_shift_far_beyond_the_noise_of_a_few_hundred_rows_still_drifts() -> No
     same = multinomial(rng, 400, [1.0] * 20)
     assert [f.code for f in replay.findings(observation(START + timedelta(days=20), 400, same))] in (
         [], ["insufficient_history"])
+
+
+def test_a_file_alerts_once_with_its_worst_finding_first_unless_every_finding_continues_an_episode() -> None:
+    from shared.core.findings import Finding, to_alert
+    from shared.core.models import Severity
+
+    warn = Finding("size_anomaly", Severity.WARN, "size")
+    fail = Finding("rows_anomaly", Severity.FAIL, "rows")
+    note = Finding("insufficient_history", Severity.INFO, "note")
+    assert to_alert([warn, note, fail]) == [fail, warn]
+    assert to_alert([note]) == []
+    ongoing = [Finding("rows_anomaly", Severity.FAIL, "rows", ongoing=True), note]
+    assert to_alert(ongoing) == []
+    assert to_alert([*ongoing, warn]) == [ongoing[0], warn]     # a new finding reopens the file's alert
