@@ -1,15 +1,16 @@
 """Learned baselines: is this value normal for this dataset, given its own history?
 
-Robust statistics (median and MAD), compared within a seasonal slot (weekday or hour of week) when the
-history allows, a minimum history before judging, anomalous points kept out of the baseline, and
-adaptation after a confirmed level shift: three anomalies in a row on the same side, agreeing with
-each other, become the new normal (reported once as a level shift).
+Robust statistics (median and MAD), compared within a seasonal slot (weekday, hour of week or hour of
+day) when the history allows, bands no narrower than the data's sampling noise, a minimum history
+(in points and in time) before judging, anomalous points kept out of the baseline, and adaptation
+after a confirmed level shift: three anomalies in a row on the same side, agreeing with each other,
+become the new normal; a later point normal for the level before the shift brings that level back.
 
 The detector replays history in time order, so it needs no stored flags: the same history always gives
 the same verdict. ``Baseline`` is that replay's state, advanced one point at a time, so a backtest pays
 for each point once instead of replaying the whole window at every point; ``judge`` builds one from a
-history for a single verdict (the output guard). Both give the same answers as a from-scratch replay
-(tests/oracle keeps the earlier implementation to prove it).
+history for a single verdict (the output guard). Both give the same answers
+(tests/unit/test_replay_equivalence.py).
 """
 
 from __future__ import annotations
