@@ -1,6 +1,9 @@
 """Score today's detectors on the labelled scenario suite (both halves) and print a Markdown table.
 
-    .venv/bin/python -m bench.scenarios [--seeds 4] [--write DIR]
+    .venv/bin/python -m bench.scenarios [--seeds 4] [--half tuning] [--write DIR]
+
+``--half tuning`` scores the tuning half only: what to look at while tuning, so the held-out half stays
+unseen until the end.
 
 ``--write DIR`` also leaves every scenario as DESIGN 3.4 lines (``DIR/<name>.jsonl``), its labels
 (``DIR/<name>.labels.json``) and ``DIR/config.yaml``, so one can be replayed by hand:
@@ -34,16 +37,18 @@ def write(folder: Path, scenarios: list[generate.Scenario]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=len(generate.SEEDS))
+    parser.add_argument("--half", choices=("tuning", "held-out"), default=None)
     parser.add_argument("--write", type=Path, default=None)
     args = parser.parse_args()
     started = time.perf_counter()
-    scenarios = generate.suite(range(args.seeds))
+    scenarios = [s for s in generate.suite(range(args.seeds)) if args.half in (None, s.half)]
     if args.write:
         write(args.write, scenarios)
     tallies = score.run(scenarios)
     observations = sum(len(s.observations) for s in scenarios)
-    print(f"{len(scenarios)} scenarios ({len(generate.FAMILIES)} families × {args.seeds} seeds; even seeds tuning, "
-          f"odd seeds held-out), {observations:,} observations, "
+    halves = "even seeds tuning, odd seeds held-out" if args.half is None else f"the {args.half} half only"
+    print(f"{len(scenarios)} scenarios ({len(generate.FAMILIES)} families × {args.seeds} seeds; {halves}), "
+          f"{observations:,} observations, "
           f"{sum(len([i for i in s.incidents if i.must_find]) for s in scenarios)} labelled incidents, "
           f"scored in {time.perf_counter() - started:.1f} s\n")
     print(score.table(tallies, list(generate.FAMILIES)))

@@ -130,6 +130,8 @@ def table(tallies: dict[tuple[str, str], Tally], families: Sequence[str]) -> str
                          f"{_fmt(t.precision)} | {_fmt(t.recall)} | {_fmt(t.false_per_month, 1)} | {codes} |")
     for half in halves:
         t = totals[half]
+        if not t.scenarios:
+            continue
         lines.append(f"| **all** | {half} | {t.scenarios} | {t.found}/{t.incidents} | {t.true} / {t.false} | "
                      f"**{_fmt(t.precision)}** | **{_fmt(t.recall)}** | **{_fmt(t.false_per_month, 1)}** | |")
     return "\n".join(lines)

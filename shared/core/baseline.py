@@ -1,15 +1,16 @@
 """Learned baselines: is this value normal for this dataset, given its own history?
 
-Robust statistics (median and MAD), compared within a seasonal slot (weekday or hour of week) when the
-history allows, a minimum history before judging, anomalous points kept out of the baseline, and
-adaptation after a confirmed level shift: three anomalies in a row on the same side, agreeing with
-each other, become the new normal (reported once as a level shift).
+Robust statistics (median and MAD), compared within a seasonal slot (weekday, hour of week or hour of
+day) when the history allows, bands no narrower than the data's sampling noise, a minimum history
+(in points and in time) before judging, anomalous points kept out of the baseline, and adaptation
+after a confirmed level shift: three anomalies in a row on the same side, agreeing with each other,
+become the new normal; a later point normal for the level before the shift brings that level back.
 
 The detector replays history in time order, so it needs no stored flags: the same history always gives
 the same verdict. ``Baseline`` is that replay's state, advanced one point at a time, so a backtest pays
 for each point once instead of replaying the whole window at every point; ``judge`` builds one from a
-history for a single verdict (the output guard). Both give the same answers as a from-scratch replay
-(tests/oracle keeps the earlier implementation to prove it).
+history for a single verdict (the output guard). Both give the same answers
+(tests/unit/test_replay_equivalence.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import chain, repeat
 from operator import sub
@@ -30,8 +31,14 @@ from shared.core.spec import HistorySpec
 MAD_TO_SIGMA = 1.4826
 SHIFT_CONFIRM = 3          # consecutive same-side anomalies that make a level shift
 MIN_SLOT_POINTS = 2        # points a seasonal slot needs before it is used
+RESEASON = 20             # the season is re-decided after this share (1/20) of the window changed
+THIN_SHARE = 10           # at most one point in ten may sit alone in its slot
 RELATIVE_FLOOR = 0.05      # a series that never moves still tolerates ±5 % (× sensitivity / 3.5)
-MODES = ("weekday", "hour_of_week")
+MODES = ("weekday", "hour_of_week", "hour_of_day")
+# Judge only once the points seen span a week: a dataset with several files a day reaches min_history
+# in days, and would otherwise meet its first weekend as an anomaly (then learn it as a level shift,
+# and Monday as another).
+LEARN_SPAN = timedelta(days=7)
 
 
 class Verdict(StrEnum):
@@ -70,6 +77,8 @@ def _slot(ts: datetime, mode: str) -> int:
         return ts.weekday()
     if mode == "hour_of_week":
         return ts.weekday() * 24 + ts.hour
+    if mode == "hour_of_day":
+        return ts.hour
     return 0
 
 
@@ -94,20 +103,34 @@ def _deviations_from(values: Iterable[float], center: float) -> list[float]:
 class _Pool:
     """A multiset of values kept sorted, with its band (median, scale) cached until it changes."""
 
-    __slots__ = ("band", "residuals", "values")
+    __slots__ = ("band", "relative", "residuals", "spread_sum", "values")
 
     def __init__(self) -> None:
         self.values: list[float] = []
         self.band: tuple[float, float] | None = None
         self.residuals: list[float] | None = None   # |v - median| for every value, for the season test
+        self.relative: list[float] | None = None    # the same, as shares of |median| (slot noise)
+        self.spread_sum: float | None = None         # their sum
 
     def add(self, value: float) -> None:
         insort(self.values, value)
-        self.band = self.residuals = None
+        self.band = self.residuals = self.relative = self.spread_sum = None
 
     def remove(self, value: float) -> None:
         del self.values[bisect_left(self.values, value)]
-        self.band = self.residuals = None
+        self.band = self.residuals = self.relative = self.spread_sum = None
+
+    def relative_deviations(self) -> list[float]:
+        """|v - median| / |median|; empty for a slot too thin to say anything."""
+        if self.relative is None:
+            center = abs(_median(self.values)) if len(self.values) >= MIN_SLOT_POINTS else 0.0
+            self.relative = [d / center for d in self.deviations()] if center else []
+        return self.relative
+
+    def deviation_sum(self) -> float:
+        if self.spread_sum is None:
+            self.spread_sum = math.fsum(self.deviations())
+        return self.spread_sum
 
     def deviations(self) -> list[float]:
         if self.residuals is None:
@@ -131,8 +154,10 @@ class Baseline:
     much history came before.
     """
 
-    def __init__(self, spec: HistorySpec) -> None:
+    def __init__(self, spec: HistorySpec, *, counts: bool = False) -> None:
         self.spec = spec
+        self.counts = counts                   # values are counts (rows): Poisson noise is the least spread
+        self._noise: dict[str, float] = {}     # per mode: relative spread around the slots, cached
         # A non-positive window would slice oddly in a replay ([-0:] is everything); treat it as unbounded.
         self._cap = spec.window if spec.window > 0 else None
         self._accepted: deque[Point] = deque()
@@ -140,7 +165,12 @@ class Baseline:
         self._slots: dict[str, dict[int, _Pool]] = {mode: {} for mode in self._modes()}
         self._thin = dict.fromkeys(self._slots, 0)   # slots with fewer than MIN_SLOT_POINTS points, per mode
         self._streak: deque[tuple[Point, Judgement]] = deque(maxlen=SHIFT_CONFIRM)
-        self._mode: str | None = None          # cached season mode; None when the window changed
+        self._mode: str | None = None          # cached season mode; None when it must be worked out
+        self._changes = 0                      # points added since the season (mode, slot noise) was
+        self.last_continues = False            # the last point judged continued an open anomaly streak
+        self._first: datetime | None = None    # the first point ever learned
+        self._before: Baseline | None = None   # the baseline as it was before the last learned shift
+        self._returning = False                # the point being learned returns to that baseline
 
     def _modes(self) -> tuple[str, ...]:
         if self.spec.seasonality == "auto":
@@ -150,6 +180,8 @@ class Baseline:
     # --- the window of accepted points ---------------------------------------------------------------
 
     def _add(self, point: Point) -> None:
+        if self._first is None:
+            self._first = point.ts
         if self._cap is not None and len(self._accepted) >= self._cap:
             self._evict(self._accepted.popleft())
         self._accepted.append(point)
@@ -161,7 +193,7 @@ class Baseline:
                 pool = slots[key] = _Pool()
             pool.add(point.value)
             self._thin[mode] += _thin(len(pool.values)) - _thin(len(pool.values) - 1)
-        self._mode = None
+        self._changes += 1
 
     def _evict(self, point: Point) -> None:
         self._all.remove(point.value)
@@ -178,14 +210,24 @@ class Baseline:
         self._all = _Pool()
         self._slots = {mode: {} for mode in self._modes()}
         self._thin = dict.fromkeys(self._slots, 0)
-        self._mode = None
+        self._forget_season()
         for p in points:
             self._add(p)
 
     # --- judging -------------------------------------------------------------------------------------
 
+    def _forget_season(self) -> None:
+        self._mode = None
+        self._noise.clear()
+        self._changes = 0
+
     def _season_mode(self) -> str:
-        """The seasonal slotting that explains the accepted window, if any ("auto": chosen from the data)."""
+        """The seasonal slotting that explains the accepted window, if any ("auto": chosen from the data).
+
+        Worked out again once a twentieth of the window has changed, not at every point: a season is a
+        property of weeks of data, and re-deciding it costs a pass over the whole window."""
+        if self._changes > len(self._accepted) // RESEASON:
+            self._forget_season()
         if self.spec.seasonality != "auto":
             return self.spec.seasonality
         if self._mode is None:
@@ -201,20 +243,33 @@ class Baseline:
         overall: float | None = None
         for mode in MODES:
             slots = self._slots[mode]
-            if len(slots) < 2 or self._thin[mode]:
+            # A slot of one point explains itself perfectly: such slots may hold a few stray points
+            # (files at odd hours), not a share of the window that would make any slotting look good.
+            thin = self._thin[mode]
+            if len(slots) - thin < 2 or thin * THIN_SHARE > n:
                 continue
             if overall is None:
                 overall = math.fsum(self._all.deviations()) / n
-            residual = math.fsum(chain.from_iterable(p.deviations() for p in slots.values())) / n
+            residual = math.fsum(map(_Pool.deviation_sum, slots.values())) / (n - thin)
             if residual < 0.5 * overall:
                 return mode
         return "none"
 
-    def _judge(self, value: float, ts: datetime) -> Judgement:
+    def _slot_noise(self, mode: str) -> float:
+        noise = self._noise.get(mode)
+        if noise is None:
+            relative = sorted(chain.from_iterable(map(_Pool.relative_deviations, self._slots[mode].values())))
+            noise = self._noise[mode] = MAD_TO_SIGMA * _median(relative) if relative else 0.0
+        return noise
+
+    def _judge(self, value: float, ts: datetime, floor: float = 0.0) -> Judgement:
         spec = self.spec
         needed = spec.min_history
         # An empty window with min_history 0 has no median: nothing to judge against yet.
-        if len(self._accepted) < needed or not self._accepted:
+        # The week's span guards against weekly patterns; a series declared without seasonality (run
+        # durations) has none to meet.
+        if len(self._accepted) < needed or not self._accepted or (
+                spec.seasonality != "none" and self._first is not None and ts - self._first < LEARN_SPAN):
             return Judgement(Verdict.INSUFFICIENT, value, history=len(self._accepted), needed=needed)
         mode = self._season_mode()
         pool, used = self._all, "none"
@@ -223,6 +278,14 @@ class Baseline:
             if same is not None and len(same.values) >= MIN_SLOT_POINTS:
                 pool, used = same, mode
         median, scale = pool.get_band(spec)
+        if used != "none":
+            # A slot holds few points, so its own spread is a poor guess: the window's spread around
+            # the slots (relative to each slot's level) says what the noise is at any hour or day.
+            scale = max(scale, self._slot_noise(mode) * abs(median))
+        if self.counts:
+            floor = max(floor, 1 / math.sqrt(max(abs(median), 1.0)))
+        # Counts carry sampling noise no history can shrink: about √n rows on n expected.
+        scale = max(scale, floor * abs(median))
         score = (value - median) / scale
         warn_at = spec.warn_sensitivity if spec.warn_sensitivity is not None else spec.sensitivity
         fail_at = 2 * spec.sensitivity
@@ -237,25 +300,57 @@ class Baseline:
                              j.needed, j.seasonal)
         return j
 
+    def _returned(self, point: Point, j: Judgement, floor: float) -> Judgement:
+        """An anomaly after a learned shift that is normal for the level before it: the excursion ended
+        (a few hours' drop learned as a level, then the level it left). Judged as that level judges it."""
+        if not j.anomalous or self._before is None:
+            return j
+        before = self._before._judge(point.value, point.ts, floor)
+        return before if before.verdict is Verdict.NORMAL else j
+
     def _learn(self, point: Point, j: Judgement) -> None:
         if j.anomalous:
             self._streak.append((point, j))
             if _confirms_shift(self._streak):
+                before = Baseline(self.spec, counts=self.counts)
+                before._reset(self._accepted)
+                before._first = self._first
+                self._before = before
                 self._reset(_shifted(self._accepted, self._streak))
                 self._streak.clear()
+        elif self._returning:
+            # Back to the level before the shift: that history is the baseline again.
+            assert self._before is not None
+            self._accepted, self._all, self._slots = self._before._accepted, self._before._all, self._before._slots
+            self._thin, self._before = self._before._thin, None
+            self._forget_season()
+            self._streak.clear()
+            self._add(point)
         else:
             self._streak.clear()
             self._add(point)
 
-    def judge(self, point: Point) -> Judgement:
-        """The verdict on ``point`` against everything learned so far; learns nothing."""
-        return self._verdict(point, self._judge(point.value, point.ts))
+    def continues(self, j: Judgement) -> bool:
+        """``j`` is anomalous on the side of the streak the previous points opened: the same episode."""
+        return j.anomalous and bool(self._streak) and (self._streak[-1][1].score > 0) == (j.score > 0)
 
-    def step(self, point: Point) -> Judgement:
+    def judge(self, point: Point, floor: float = 0.0) -> Judgement:
+        """The verdict on ``point`` against everything learned so far; learns nothing. ``floor``: the
+        point's relative sampling noise (a file's bytes carry its rows' Poisson noise)."""
+        j = self._judge(point.value, point.ts, floor)
+        back = self._returned(point, j, floor)
+        self.last_continues = self.continues(back)
+        return self._verdict(point, back)
+
+    def step(self, point: Point, floor: float = 0.0) -> Judgement:
         """Judge ``point``, then learn it as the replay does (points must come in time order)."""
-        j = self._judge(point.value, point.ts)
-        verdict = self._verdict(point, j)
-        self._learn(point, j)
+        j = self._judge(point.value, point.ts, floor)
+        back = self._returned(point, j, floor)
+        self._returning = back is not j
+        self.last_continues = self.continues(back)
+        verdict = self._verdict(point, back)
+        self._learn(point, back)
+        self._returning = False
         return verdict
 
 

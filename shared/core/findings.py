@@ -56,6 +56,9 @@ class Finding:
     severity: Severity
     message: str
     column: str | None = None
+    # The same excursion as the previous file's finding (same metric, same side): the file is still
+    # judged (its status stands), but the episode was already alerted once.
+    ongoing: bool = False
 
     def to_dict(self) -> dict[str, str]:
         out = {"code": self.code, "severity": self.severity.value, "message": self.message}
@@ -71,6 +74,14 @@ def worst(findings: Iterable[Finding]) -> Severity | None:
         if top is None or f.severity.rank > top.rank:
             top = f.severity
     return top
+
+
+def to_alert(findings: Iterable[Finding]) -> list[Finding]:
+    """The warnings and failures a file's alert carries, worst first; empty when the file raises no
+    alert: nothing serious, or every serious finding continues an episode an earlier file alerted.
+    One alert per file (never one per finding code), as the output guard and the backtest raise it."""
+    serious = sorted((f for f in findings if f.severity is not Severity.INFO), key=lambda f: -f.severity.rank)
+    return [] if all(f.ongoing for f in serious) else serious
 
 
 def status(findings: Iterable[Finding]) -> str:

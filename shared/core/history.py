@@ -10,7 +10,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -19,6 +19,7 @@ from shared.core import drift
 from shared.core.baseline import Baseline, Judgement, Point, Verdict
 from shared.core.findings import Finding
 from shared.core.models import Severity
+from shared.core.nulls import NullRate
 from shared.core.profile import Profile
 from shared.core.spec import Contract
 
@@ -146,42 +147,72 @@ def _metric_finding(code: str, label: str, j: Judgement, column: str | None, fmt
                        "for three files in a row; this is now learned as normal.", column)
     if not j.anomalous:
         return None
-    season = f" for a {'weekday' if j.seasonal == 'weekday' else 'same hour of week'} file" \
-        if j.seasonal != "none" else ""
+    season = {"weekday": " for a file on this weekday", "hour_of_week": " for a file at this hour of the week",
+              "hour_of_day": " for a file at this hour of day"}.get(j.seasonal, "")
     return Finding(code, _severity(j),
                    f"{label} is {j.value:{fmt}}, outside the normal range {j.low:{fmt}}–{j.high:{fmt}}"
                    f"{season} (baseline median {j.expected:{fmt}} over {j.history} files).", column)
 
 
-def _null_fraction(obs: Observation, column: str) -> float | None:
-    stats = obs.columns.get(column)
-    if stats is None or stats.nulls is None or not obs.rows:
-        return None
-    return stats.nulls / obs.rows
-
-
 class _DriftState:
-    """One drift column's replay (for histograms of one shape): accepted histograms and the streak."""
+    """One drift column's replay (for histograms of one shape): accepted histograms and the streak.
 
-    __slots__ = ("accepted", "contract", "pool", "streak")
+    PSI between a sample and its pool is never zero: with n rows over k bins its sampling noise is
+    about a chi-square with k - 1 degrees of freedom times (1/n + 1/N). A file is judged on what is left
+    above that noise, and a file too small for even a moderate shift to stand out is not judged at all
+    (the finding says so). After a shift is learned, the distribution it replaced is remembered, so the
+    return to it is recognised rather than alerted as another shift.
+    """
+
+    __slots__ = ("accepted", "contract", "pool", "previous", "streak")
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         self.accepted: deque[tuple[float, ...]] = deque(maxlen=POOLED)
         self.streak: deque[tuple[float, ...]] = deque(maxlen=SHIFT_CONFIRM)
         self.pool: list[float] | None = None      # pooled accepted histograms, cached until they change
+        self.previous: list[float] | None = None  # the pool before the last learned shift
 
     def psi(self, histogram: tuple[float, ...]) -> float | None:
+        """PSI above its sampling noise (0 when within it); None when not judged."""
         if len(self.accepted) < min(self.contract.history.min_history, 7):
             return None
         if self.pool is None:
             self.pool = drift.pooled(list(self.accepted))
-        return drift.psi(self.pool, histogram) if self.pool is not None else None
+        if self.pool is None:
+            return None
+        noise = drift.noise(self.pool, histogram)
+        value = drift.psi(self.pool, histogram)
+        if value is None:
+            return None
+        excess = max(value - noise, 0.0)
+        if noise >= self.contract.drift.warn and (excess < self.contract.drift.warn or
+                                                  sum(histogram) < drift.MIN_ROWS):
+            # Too few rows to tell a moderate shift from noise. A shift far beyond the noise still
+            # counts, from a few hundred rows up: below that, empty bins make PSI itself unreliable.
+            return math.nan
+        return excess
+
+    def returns(self, histogram: tuple[float, ...]) -> bool:
+        """The file matches the distribution the last learned shift replaced."""
+        if self.previous is None:
+            return False
+        value = drift.psi(self.previous, histogram)
+        return value is not None and value - drift.noise(self.previous, histogram) < self.contract.drift.warn
 
     def learn(self, histogram: tuple[float, ...], value: float | None) -> None:
         if value is not None and value >= self.contract.drift.warn:
+            if self.returns(histogram):
+                # Back to how it was before the shift: that distribution is the baseline again.
+                self.accepted.clear()
+                self.accepted.append(histogram)
+                self.pool = [*self.previous] if self.previous is not None else None
+                self.previous = None
+                self.streak.clear()
+                return
             self.streak.append(histogram)
             if len(self.streak) >= SHIFT_CONFIRM and _agree(self.streak, self.contract):
+                self.previous = self.pool
                 self.accepted.clear()
                 self.accepted.extend(self.streak)
                 self.streak.clear()
@@ -195,19 +226,28 @@ class _DriftState:
         if value is None:
             return []
         contract, kept = self.contract, min(len(self.accepted), POOLED)
-        if value >= contract.drift.warn and len(self.streak) >= SHIFT_CONFIRM - 1 and \
+        if math.isnan(value):
+            return [Finding("insufficient_history", Severity.INFO,
+                            f"The distribution of {column} was not judged: {sum(histogram):,.0f} rows are too few "
+                            f"to tell a moderate shift (PSI {contract.drift.warn}) from sampling noise.", column)]
+        if value < contract.drift.warn:
+            return []
+        if self.returns(histogram):
+            return [Finding("drift", Severity.INFO, f"The distribution of {column} is back to what it was before "
+                            "its last shift; that is the baseline again.", column)]
+        ongoing = bool(self.streak)
+        if len(self.streak) >= SHIFT_CONFIRM - 1 and \
                 _agree([*list(self.streak)[-(SHIFT_CONFIRM - 1):], histogram], contract):
             return [Finding("level_shift", Severity.WARN,
-                            f"The distribution of {column} has shifted (PSI {value:.2f}) for three files in a "
-                            "row; this is now learned as normal.", column)]
+                            f"The distribution of {column} has shifted (PSI {value:.2f} above sampling noise) for "
+                            "three files in a row; this is now learned as normal.", column, ongoing)]
         if value >= contract.drift.fail:
-            return [Finding("drift", Severity.FAIL, f"The distribution of {column} drifted: PSI {value:.2f} "
-                            f"against the last {kept} files (major shift above {contract.drift.fail}).", column)]
-        if value >= contract.drift.warn:
-            return [Finding("drift", Severity.WARN, f"The distribution of {column} moved: PSI {value:.2f} "
-                            f"against the last {kept} files (moderate shift above {contract.drift.warn}).",
-                            column)]
-        return []
+            return [Finding("drift", Severity.FAIL, f"The distribution of {column} drifted: PSI {value:.2f} above "
+                            f"sampling noise against the last {kept} files (major shift above {contract.drift.fail}).",
+                            column, ongoing)]
+        return [Finding("drift", Severity.WARN, f"The distribution of {column} moved: PSI {value:.2f} above "
+                        f"sampling noise against the last {kept} files (moderate shift above {contract.drift.warn}).",
+                        column, ongoing)]
 
 
 class HistoryReplay:
@@ -222,9 +262,8 @@ class HistoryReplay:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         self._size = Baseline(contract.history)
-        self._rows = Baseline(contract.history)
-        self._nulls: dict[str, Baseline] = {}
-        self._nulls_seen: set[str] = set()          # columns with a null fraction above 0 in history
+        self._rows = Baseline(contract.history, counts=True)
+        self._nulls: dict[str, NullRate] = {}
         self._drift: dict[tuple[str, int], _DriftState] = {}
 
     def findings(self, obs: Observation) -> list[Finding]:
@@ -240,34 +279,35 @@ class HistoryReplay:
         findings: list[Finding] = []
         insufficient: list[Judgement] = []
 
-        def check(baseline: Baseline, code: str, label: str, value: float, column: str | None, fmt: str,
-                  report: bool = True) -> None:
+        def check(baseline: Baseline, code: str, label: str, value: float, fmt: str, floor: float = 0.0) -> Judgement:
             point = Point(obs.ts, value)
-            j = baseline.step(point) if learn else baseline.judge(point)
-            if not (judge and report):
-                return
+            j = baseline.step(point, floor) if learn else baseline.judge(point, floor)
+            if not judge:
+                return j
             if j.verdict is Verdict.INSUFFICIENT:
                 insufficient.append(j)
-            elif (f := _metric_finding(code, label, j, column, fmt)) is not None:
-                findings.append(f)
+            elif (f := _metric_finding(code, label, j, None, fmt)) is not None:
+                findings.append(replace(f, ongoing=baseline.last_continues))
+            return j
 
-        check(self._size, "size_anomaly", "File size", float(obs.bytes), None, ",.0f")
+        floor = 0.0
         if obs.rows is not None:
-            check(self._rows, "rows_anomaly", "Row count", float(obs.rows), None, ",.0f")
-        for column in obs.columns:
-            fraction = _null_fraction(obs, column)
-            if fraction is None:
+            rows = check(self._rows, "rows_anomaly", "Row count", float(obs.rows), ",.0f")
+            # A file's bytes follow its rows: their Poisson noise is the least spread its size can have.
+            floor = 1 / math.sqrt(max(rows.expected or 0.0, 1.0)) if rows.expected is not None else 0.0
+        check(self._size, "size_anomaly", "File size", float(obs.bytes), ",.0f", floor)
+        for column, stats in obs.columns.items():
+            if stats.nulls is None or not obs.rows:
                 continue
-            # Null rates are judged once they have ever been above zero: a column that never has nulls
-            # has no band worth drawing. Its baseline still learns every point, as the replay does.
-            judged = column in self._nulls_seen or fraction > 0
-            if learn or judged:
-                baseline = self._nulls.get(column)
-                if baseline is None:
-                    baseline = self._nulls[column] = Baseline(self.contract.history)
-                check(baseline, "null_anomaly", f"Null fraction of {column}", fraction, column, ".3f", judged)
-            if learn and fraction > 0:
-                self._nulls_seen.add(column)
+            rate = self._nulls.get(column)
+            if rate is None:
+                rate = self._nulls[column] = NullRate(self.contract.history)
+            j = rate.step(stats.nulls, obs.rows, learn=learn)
+            # A column's null rate without history yet is not judged, and not counted in the
+            # insufficient-history note: that counts files, and size and rows already say how many.
+            f = _metric_finding("null_anomaly", f"Null fraction of {column}", j, column, ".3%") if judge else None
+            if f is not None:
+                findings.append(replace(f, ongoing=rate.last_continues))
         for column in self.contract.drift.columns:
             findings += self._drift_step(obs, column, learn=learn, judge=judge)
         if insufficient:

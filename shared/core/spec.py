@@ -157,10 +157,10 @@ class HistorySpec:
     """Learned baselines: how much history before judging, and how sensitive to be."""
 
     min_history: int = 14
-    window: int = 60
+    window: int = 200
     sensitivity: float = 3.5           # robust z-score (median/MAD) beyond which a point is anomalous
     warn_sensitivity: float | None = None
-    seasonality: Literal["auto", "none", "weekday", "hour_of_week"] = "auto"
+    seasonality: Literal["auto", "none", "weekday", "hour_of_week", "hour_of_day"] = "auto"
 
 
 @dataclass(frozen=True)

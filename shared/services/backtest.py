@@ -11,19 +11,17 @@ replay costs the same per observation at any history length.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 from shared.core import history, staleness
-from shared.core.findings import Finding
+from shared.core.findings import Finding, to_alert
 from shared.core.models import Severity
 from shared.core.spec import Contract, DatasetSpec, DriftSpec, PipelinesConfig, StalenessSpec
 
 TICK = timedelta(hours=1)
-ARRIVALS = 40         # recent arrivals the staleness step learns its cadence from
 NEVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -78,14 +76,14 @@ def _stream_findings(stream: Sequence[history.Observation], contract: Contract) 
     return out
 
 
-def _quiet_until(state: staleness.EpisodeState, arrivals: Iterable[datetime], spec: StalenessSpec) -> datetime:
+def _quiet_until(state: staleness.EpisodeState, arrivals: staleness.Arrivals, spec: StalenessSpec) -> datetime:
     """Until the next arrival, ticks at or before this time cannot change the episode: ``staleness.step``
     has already recorded the last arrival, and fires only once ``now`` passes the deadline (or, in an
     open late episode, only on a new arrival). Skipping them keeps a daily dataset's 24 ticks per
     observation from costing 24 cadence computations."""
     if not spec.enabled or state.late_since is not None or state.last_arrival is None:
         return NEVER
-    due = staleness.deadline(state.last_arrival, staleness.cadence(list(arrivals), spec), spec)
+    due = staleness.deadline(state.last_arrival, arrivals.cadence(), spec)
     return NEVER if due is None else due
 
 
@@ -101,7 +99,9 @@ def run(observations: Sequence[history.Observation], config: PipelinesConfig) ->
                                                                     by_stream[key])))
               for key in streams}
     specs = {key: _staleness_spec(_dataset(config, key[0]), key[1]) for key in streams}
-    arrivals: dict[tuple[str, str], deque[datetime]] = {key: deque(maxlen=ARRIVALS) for key in streams}
+    # One arrival model per stream, learned an arrival at a time (what the watcher rebuilds from the
+    # arrivals it keeps).
+    arrivals = {key: staleness.Arrivals(specs[key]) for key in streams}
     episodes = {key: staleness.EpisodeState() for key in streams}
     alerts: list[BacktestAlert] = []
 
@@ -111,7 +111,7 @@ def run(observations: Sequence[history.Observation], config: PipelinesConfig) ->
     def tick(at: datetime) -> None:
         for key in streams:
             recent = arrivals[key]
-            if not recent:
+            if recent.last is None:
                 continue
             if key in stepped:
                 # Worked out only at a second tick without an arrival: hourly data never needs it.
@@ -120,7 +120,7 @@ def run(observations: Sequence[history.Observation], config: PipelinesConfig) ->
                     until = quiet[key] = _quiet_until(episodes[key], recent, specs[key])
                 if at <= until:
                     continue
-            episodes[key], fired = staleness.step(key[0], key[1], episodes[key], list(recent), specs[key], at)
+            episodes[key], fired = staleness.step(key[0], key[1], episodes[key], recent, specs[key], at)
             alerts.extend(BacktestAlert(at, a.dataset, a.code, a.severity, a.message)
                           for a in fired if a.severity is not Severity.INFO or a.resolves)
             stepped.add(key)
@@ -132,14 +132,25 @@ def run(observations: Sequence[history.Observation], config: PipelinesConfig) ->
             tick(next_tick)
             next_tick += TICK
         key = (obs.dataset, obs.stage)
-        for finding in next(judged[key]):
-            if finding.severity is not Severity.INFO:
-                alerts.append(BacktestAlert(obs.ts, obs.dataset, finding.code, finding.severity, finding.message))
-        arrivals[key].append(obs.ts)
+        if (alert := file_alert(obs, next(judged[key]))) is not None:
+            alerts.append(alert)
+        arrivals[key].add(obs.ts)
         stepped.discard(key)
         quiet.pop(key, None)
     tick(next_tick)  # the tick right after the last observation sees any recovery
     return alerts
+
+
+def file_alert(obs: history.Observation, findings: Iterable[Finding]) -> BacktestAlert | None:
+    """One alert per file, as the output guard raises one (its worst finding first, the rest counted);
+    none when every warning continues an episode an earlier file already alerted."""
+    serious = to_alert(findings)
+    if not serious:
+        return None
+    head = serious[0]
+    more = f" (+{len(serious) - 1} more: {', '.join(sorted({f.code for f in serious[1:]}))})" \
+        if len(serious) > 1 else ""
+    return BacktestAlert(obs.ts, obs.dataset, head.code, head.severity, head.message + more)
 
 
 def worst(alerts: Iterable[BacktestAlert]) -> Severity | None:
