@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.core import checks, history
-from shared.core.findings import Finding, status
+from shared.core.findings import Finding, status, to_alert
 from shared.core.models import Alert, Severity
 from shared.core.profile import Profile
 from shared.core.report import build_report
@@ -45,7 +45,10 @@ def judge_file(dataset: str, out: OutputSpec, container: str, name: str, batch: 
     serious = sorted((f for f in findings if f.severity in (Severity.WARN, Severity.FAIL)),
                      key=lambda f: -f.severity.rank)
     blob = report_blob(out, name)
-    alerts = _alerts(dataset, container, name, batch, file_status, serious, profile, blob, now)
+    # One alert per file, and none for a file whose every finding continues an episode an earlier file
+    # already raised: the rule the backtest scores (findings.to_alert).
+    alerts = _alerts(dataset, container, name, batch, file_status, serious, profile, blob, now) \
+        if to_alert(findings) else ()
     return FileJudgement(file_status, tuple(dict.fromkeys(f.code for f in serious)),
                          build_report(profile, findings, file=f"{container}/{name}", dataset=dataset), blob,
                          observation if profile.readable else None, alerts)
