@@ -17,6 +17,7 @@ from shared.core.status_text import describe_outputs, describe_run
 from shared.core.status_view import BatchView, DatasetView, StatusView
 
 TIMELINE_BATCHES = 30
+TABLE_BATCHES = 10
 ALERT_SLACK = timedelta(hours=1)
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 560, 170, 64, 12, 22, 26
 COLOURS = {"ok": "#2e7d32", "pass": "#2e7d32", "warn": "#ef8f00", "fail": "#c62828", "late": "#6a1b9a",
@@ -94,18 +95,18 @@ def _dataset(d: DatasetView, charts: Sequence[Chart]) -> str:
                 "no_data": "no arrivals recorded"}.get(v.state, v.state)
         parts.append(f"<p>{_e(v.stage)}: {_e(text)}</p>")
     parts.append(_timeline(d.batches[:TIMELINE_BATCHES]))
-    if d.batches:
-        parts.append("<table><tr><th>batch</th><th>claimed</th><th>run</th><th>outputs</th><th>refresh</th>"
-                     "<th>decision</th></tr>")
-        parts += [_batch_row(b) for b in d.batches[:TIMELINE_BATCHES]]
-        parts.append("</table>")
-    else:
-        parts.append('<p class="muted">No batches in this window.</p>')
+    if charts:
+        parts.append('<div class="charts">' + "".join(_chart(c) for c in charts) + "</div>")
     if d.alerts:
         parts.append("<p>Alerts: " + "; ".join(f"{_e(a.code)} via {_e(a.channel)} {_e(a.status)} {_when(a.at)}"
                                              for a in d.alerts[:15]) + "</p>")
-    if charts:
-        parts.append('<div class="charts">' + "".join(_chart(c) for c in charts) + "</div>")
+    if d.batches:
+        parts.append("<table><tr><th>batch</th><th>claimed</th><th>run</th><th>outputs</th><th>refresh</th>"
+                     "<th>decision</th></tr>")
+        parts += [_batch_row(b) for b in d.batches[:TABLE_BATCHES]]
+        parts.append("</table>")
+    else:
+        parts.append('<p class="muted">No batches in this window.</p>')
     parts.append("</section>")
     return "\n".join(parts)
 
