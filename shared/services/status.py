@@ -17,7 +17,7 @@ from shared.core.history import Observation
 from shared.core.outcomes import Denied, Unavailable
 from shared.core.spec import DatasetSpec
 from shared.errors import ConfigError, ExternalError, Rejected
-from shared.services.deps import Deps
+from shared.services.deps import Deps, row_key
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.refreshes import PENDING
 from shared.services.ledgers.table import parse_time, unkey
@@ -48,7 +48,11 @@ def read_rows(deps: Deps, since: datetime, now: datetime) -> status_view.StatusR
         except ValueError:
             reply = {}
         decisions.append(status_view.DecisionRow(e.run_id, e.decided, e.at, reply if isinstance(reply, dict) else {}))
-    verdicts = [status_view.VerdictRow(v.dataset, v.batch, dict(v.files), v.status) for v in led.verdicts.scan()]
+    # Verdict rows carry no time; their row is the batch key, so the window's smallest batch key bounds
+    # them from below in every partition (rows of older batches are not read; extra ones are harmless).
+    lowest = min((row for r in batches if (row := row_key(r.key))), default=None)
+    verdicts = [] if lowest is None else [status_view.VerdictRow(v.dataset, v.batch, dict(v.files), v.status)
+                                          for v in led.verdicts.scan(lowest)]
     # Two queries of the refreshes table: the requested rows (keyed by day) and the pending rows.
     refreshes = [status_view.RefreshRow(q.run_id, q.target, q.status, q.requested_at, q.error or "")
                  for q in led.refreshes.scan(since.date().isoformat(), ROW_KEYS_END)]
