@@ -182,3 +182,37 @@ def test_the_core_view_needs_no_storage() -> None:
     view = status_view.build_view(config("scores").datasets, rows, NOW, NOW - timedelta(days=1), DURATION_SPEC)
 
     assert view.datasets[0].health == "fail" and view.datasets[0].batches[0].error == "ADF said 403"
+
+
+class _Verifier:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+        self.seen: list[str | None] = []
+
+    def verify(self, authorization: str | None) -> str:
+        self.seen.append(authorization)
+        if self.error is not None:
+            raise self.error
+        return "principal"
+
+
+def test_with_entra_id_on_the_webhook_the_page_needs_the_same_token() -> None:
+    from dataclasses import replace
+
+    from functions import http_replies
+    from shared.core.outcomes import Denied
+    from shared.core.outcomes import Unavailable as Down
+    from shared.errors import Rejected, Unavailable
+
+    deps = world("scores")
+    refused = replace(deps, token_verifier=_Verifier(Rejected("no bearer token", status=401)))
+    forbidden = replace(deps, token_verifier=_Verifier(Rejected("not allowed", status=403)))
+    down = replace(deps, token_verifier=_Verifier(Unavailable("keys unreachable")))
+    allowed = replace(deps, token_verifier=_Verifier(None))
+
+    assert status.page_request(lambda: refused, None) == Denied("no bearer token", authenticated=False)
+    assert http_replies.to_page_response(status.page_request(lambda: forbidden, "Bearer x")).status_code == 403
+    assert isinstance(status.page_request(lambda: down, "Bearer x"), Down)
+    page = http_replies.to_page_response(status.page_request(lambda: allowed, "Bearer good"))
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "script-src 'none'" in page.headers["Content-Security-Policy"]
