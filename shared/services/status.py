@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from shared.services.run_durations import DURATION_SPEC
 log = logging.getLogger(__name__)
 
 BAND_HISTORY = timedelta(days=14)   # decisions read for the duration band, at least
+READERS = 4                         # queries in flight at once
 ROW_KEYS_END = "9999"               # time-keyed rows start with a year; other rows (episode, pending) sort after
 
 
@@ -35,34 +37,59 @@ def _iso(t: datetime) -> str:
 
 
 def read_rows(deps: Deps, since: datetime, now: datetime) -> status_view.StatusRows:
-    """Every row the view needs, one query per table (a filtered scan across partitions)."""
+    """Every row the view needs, one query per table (a filtered scan across partitions), the queries
+    side by side: the store answers one while the rows of another are read."""
     led = Ledgers.of(deps)
-    batches = [status_view.BatchRow(r.dataset, unkey(r.row), r.claim)
-               for r in led.batches.scan(since=("first_claimed_at", _iso(since)))]
-    runs = [status_view.RunRow(r.run_id, r.dataset, r.pipeline, r.status, r.started_at)
-            for r in led.runs.scan(since=("started_at", _iso(since)))]
-    decisions = []
-    for e in led.events.scan(since=("at", _iso(min(since, now - BAND_HISTORY)))):
-        try:
-            reply = json.loads(e.reply) if e.decided and e.reply else {}
-        except ValueError:
-            reply = {}
-        decisions.append(status_view.DecisionRow(e.run_id, e.decided, e.at, reply if isinstance(reply, dict) else {}))
-    # Verdict rows carry no time; their row is the batch key, so the window's smallest batch key bounds
-    # them from below in every partition (rows of older batches are not read; extra ones are harmless).
-    lowest = min((row for r in batches if (row := row_key(r.key))), default=None)
-    verdicts = [] if lowest is None else [status_view.VerdictRow(v.dataset, v.batch, dict(v.files), v.status)
+
+    def batches() -> list[status_view.BatchRow]:
+        return [status_view.BatchRow(r.dataset, unkey(r.row), r.claim)
+                for r in led.batches.scan(since=("first_claimed_at", _iso(since)))]
+
+    def runs() -> list[status_view.RunRow]:
+        return [status_view.RunRow(r.run_id, r.dataset, r.pipeline, r.status, r.started_at)
+                for r in led.runs.scan(since=("started_at", _iso(since)))]
+
+    def decisions() -> list[status_view.DecisionRow]:
+        out = []
+        for e in led.events.scan(since=("at", _iso(min(since, now - BAND_HISTORY)))):
+            try:
+                reply = json.loads(e.reply) if e.decided and e.reply else {}
+            except ValueError:
+                reply = {}
+            out.append(status_view.DecisionRow(e.run_id, e.decided, e.at, reply if isinstance(reply, dict) else {}))
+        return out
+
+    def verdicts(window: list[status_view.BatchRow]) -> list[status_view.VerdictRow]:
+        # Verdict rows carry no time; their row is the batch key, so the window's smallest batch key bounds
+        # them from below in every partition (rows of older batches are not read; extra ones are harmless).
+        lowest = min((row_key(b.key) for b in window), default=None)
+        return [] if lowest is None else [status_view.VerdictRow(v.dataset, v.batch, dict(v.files), v.status)
                                           for v in led.verdicts.scan(lowest)]
-    # Two queries of the refreshes table: the requested rows (keyed by day) and the pending rows.
-    refreshes = [status_view.RefreshRow(q.run_id, q.target, q.status, q.requested_at, q.error or "")
-                 for q in led.refreshes.scan(since.date().isoformat(), ROW_KEYS_END)]
-    refreshes += [status_view.RefreshRow(r.run_id, r.target, "pending", r.not_before, r.reason)
-                  for r in led.pending_refreshes.scan(PENDING, PENDING + "~") if r.run_id]
-    alerts = [status_view.AlertRow(a.dataset, a.code, a.channel, a.status, _alert_time(a.instance), a.detail)
-              for a in led.attempts.scan(_iso(since), ROW_KEYS_END)]
-    arrivals = [status_view.ArrivalRow(a.dataset, a.stage, tuple(a.times()), a.last_arrival, a.late_since)
+
+    def refreshes() -> list[status_view.RefreshRow]:
+        # Two queries of the refreshes table: the requested rows (keyed by day) and the pending rows.
+        out = [status_view.RefreshRow(q.run_id, q.target, q.status, q.requested_at, q.error or "")
+               for q in led.refreshes.scan(since.date().isoformat(), ROW_KEYS_END)]
+        return out + [status_view.RefreshRow(r.run_id, r.target, "pending", r.not_before, r.reason)
+                      for r in led.pending_refreshes.scan(PENDING, PENDING + "~") if r.run_id]
+
+    def alerts() -> list[status_view.AlertRow]:
+        return [status_view.AlertRow(a.dataset, a.code, a.channel, a.status, _alert_time(a.instance), a.detail)
+                for a in led.attempts.scan(_iso(since), ROW_KEYS_END)]
+
+    def arrivals() -> list[status_view.ArrivalRow]:
+        return [status_view.ArrivalRow(a.dataset, a.stage, tuple(a.times()), a.last_arrival, a.late_since)
                 for a in led.arrivals.scan() if a.dataset != WATCHER]
-    return status_view.StatusRows(batches, runs, decisions, verdicts, refreshes, alerts, arrivals)
+
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        got_batches = pool.submit(batches)
+        got_verdicts = pool.submit(lambda: verdicts(got_batches.result()))
+        got_runs, got_decisions, got_refreshes, got_alerts, got_arrivals = (
+            pool.submit(runs), pool.submit(decisions), pool.submit(refreshes), pool.submit(alerts),
+            pool.submit(arrivals))
+        return status_view.StatusRows(got_batches.result(), got_runs.result(), got_decisions.result(),
+                                      got_verdicts.result(), got_refreshes.result(), got_alerts.result(),
+                                      got_arrivals.result())
 
 
 def _alert_time(instance: str) -> datetime | None:
