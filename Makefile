@@ -13,6 +13,8 @@ AZURITE := .tools/node_modules/.bin/azurite
 STAMP := $(VENV)/.installed
 # checkov pins old versions of packages our dev tools need, so it lives in its own venv.
 CHECKOV := .tools/checkov/bin/checkov
+# Debian's chromium, headless, loads the status page in tests/e2e/test_status_page.py (and screenshots it).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup test lint unit integration e2e infra demo up bench clean
 
@@ -43,12 +45,17 @@ $(CHECKOV): $(STAMP)
 	.tools/checkov/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 	touch $@
 
+# Installed only when missing; as root (CI), or through sudo.
+$(CHROMIUM):
+	$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update
+	$$([ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 
-test: setup lint
+test: setup lint $(CHROMIUM)
 	$(PY) -m pytest
 
 unit: $(STAMP)
@@ -57,7 +64,7 @@ unit: $(STAMP)
 integration: setup
 	$(PY) -m pytest tests/integration
 
-e2e: setup
+e2e: setup $(CHROMIUM)
 	$(PY) -m pytest tests/e2e
 
 infra: setup

@@ -2,8 +2,8 @@
 
 import azure.functions as func
 
-from functions import alert_dispatcher, followups, output_guard, pipeline_events, upstream_watcher
+from functions import alert_dispatcher, followups, output_guard, pipeline_events, status, upstream_watcher
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-for module in (upstream_watcher, output_guard, pipeline_events, alert_dispatcher, followups):
+for module in (upstream_watcher, output_guard, pipeline_events, alert_dispatcher, followups, status):
     app.register_functions(module.bp)

@@ -21,12 +21,14 @@ FULL = [
     ["bench.parquet_validate"],
     ["bench.backtest", "--core", "1"],
     ["bench.scenarios"],   # reports precision / recall per family; no target enforced yet (issue 12)
+    ["bench.status"],
 ]
 QUICK = [
     ["bench.cold_start", "--runs", "7"],
     ["bench.detection", "--big", "5000", "--small", "500", "--ticks", "3"],
     ["bench.webhook", "--callers", "20", "--requests", "5"],
     ["bench.backtest", "--sizes", "1000,10000", "--old", "200"],
+    ["bench.status", "--datasets", "10", "--days", "30", "--runs", "3"],
 ]
 
 

@@ -79,6 +79,12 @@ def _send_test_alert(args: argparse.Namespace) -> int:
     return send_test_alert.run(args.rest)
 
 
+def _status(args: argparse.Namespace) -> int:
+    from cli import status
+
+    return status.run(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autopilot", description="Operate ADF Autopilot.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -103,10 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
                                 add_help=False)
     test_alert.add_argument("rest", nargs=argparse.REMAINDER)
     test_alert.set_defaults(handler=_send_test_alert)
+    status = sub.add_parser("status", help="batches, runs, verdicts, refreshes, alerts and what is late, per dataset",
+                            add_help=False)
+    status.add_argument("rest", nargs=argparse.REMAINDER)
+    status.set_defaults(handler=_status)
     return parser
 
 
-PASS_THROUGH = {"validate": "_validate", "backtest": "_backtest", "send-test-alert": "_send_test_alert"}
+PASS_THROUGH = {"validate": "_validate", "backtest": "_backtest", "send-test-alert": "_send_test_alert",
+                "status": "_status"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

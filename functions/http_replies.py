@@ -49,3 +49,15 @@ def describe(outcome: Outcome) -> tuple[int, dict[str, Any], dict[str, str]]:
 def to_response(outcome: Outcome) -> func.HttpResponse:
     status, body, headers = describe(outcome)
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/json")
+
+
+def to_page_response(outcome: Any) -> func.HttpResponse:
+    """The status page (200, text/html, its strict Content-Security-Policy), or the JSON error of a denied
+    or failed request as ``describe`` maps it."""
+    from shared.services.status import Page
+
+    if isinstance(outcome, Page):
+        return func.HttpResponse(outcome.html, status_code=200, mimetype="text/html", charset="utf-8", headers={
+            "Content-Security-Policy": outcome.csp, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    return to_response(outcome)

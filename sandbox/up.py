@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import re
@@ -129,7 +130,18 @@ subscription {SUBSCRIPTION_ID}):
   curl -s {stack.adf.url}/_emulator/runs
   curl -s -H 'x-functions-key: {key}' {some_run}
 
+Status (every dataset's batches, runs, verdicts, refreshes, alerts and history charts):
+  page: {host.url}/status?code={key}
+  CLI:  {python} -m cli.main status --settings {_status_settings(stack)}
+
 Log (stderr):"""
+
+
+def _status_settings(stack: Stack) -> Path:
+    """The sandbox's app settings as a local.settings.json, so ``autopilot status`` reads its tables."""
+    path = stack.workdir / "local.settings.json"
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": stack.settings}, indent=2))
+    return path
 
 
 def _land_section(stack: Stack, python: str) -> str:

@@ -79,6 +79,13 @@ class StateStore(Protocol):
         """Entities of one partition, row keys in [row_from, row_to) (open ends when empty)."""
         ...
 
+    def scan(self, table: str, row_from: str = "", row_to: str = "", *, since: tuple[str, str] | None = None
+             ) -> Iterable[Entity]:
+        """Entities of every partition, row keys in [row_from, row_to), and, with ``since`` = (property,
+        ISO time), only those whose property is at least that time: one filtered query of the whole
+        table, for read-only views (``autopilot status``) that would otherwise query it per partition."""
+        ...
+
 
 class Profiler(Protocol):
     def profile(self, container: str, name: str, contract: Contract, size: int | None = None) -> Profile:

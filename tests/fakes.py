@@ -107,6 +107,12 @@ class MemoryStateStore:
         return [e for (t, p, r), e in sorted(self.rows.items())
                 if t == table and p == partition and r >= row_from and (not row_to or r < row_to)]
 
+    def scan(self, table: str, row_from: str = "", row_to: str = "", *, since: tuple[str, str] | None = None
+             ) -> Iterable[Entity]:
+        return [e for (t, _, r), e in sorted(self.rows.items())
+                if t == table and r >= row_from and (not row_to or r < row_to)
+                and (since is None or str(e.data.get(since[0], "")) >= since[1])]
+
 
 class RecordingRunner:
     """A factory that remembers every run; can be told to fail the next calls."""

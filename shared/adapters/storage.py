@@ -239,6 +239,30 @@ class TableStateStore:
                           f"query {table}/{partition}")
         return [self._entity(table, raw) for raw in rows]
 
+    def scan(self, table: str, row_from: str = "", row_to: str = "", *, since: tuple[str, str] | None = None
+             ) -> Iterable[Entity]:
+        client = self._table(table)
+        clauses, params = [], {}
+        if row_from:
+            clauses.append("RowKey ge @lo")
+            params["lo"] = row_from
+        if row_to:
+            clauses.append("RowKey lt @hi")
+            params["hi"] = row_to
+        if since is not None:
+            # Times are stored as ISO strings of one shape, so string order is time order.
+            prop, at = since
+            if not prop.isidentifier():
+                raise ValueError(f"not a property name: {prop!r}")
+            clauses.append(f"{prop} ge @since")
+            params["since"] = at
+        if clauses:
+            rows = map_errors(lambda: list(client.query_entities(" and ".join(clauses), parameters=params)),
+                              f"scan {table}")
+        else:
+            rows = map_errors(lambda: list(client.list_entities()), f"scan {table}")
+        return [self._entity(table, raw) for raw in rows]
+
     @staticmethod
     def _what(verb: str, entity: Entity) -> str:
         return f"{verb} {entity.table}/{entity.partition}/{entity.row}"

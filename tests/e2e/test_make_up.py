@@ -164,6 +164,19 @@ def test_make_up_prints_how_to_reach_everything_runs_a_landed_batch_and_stops_cl
         assert json.loads(outputs.download_blob(report).readall())["status"] == "pass"
     assert len(get_json(f"{adf}/_emulator/runs")[1]["value"]) == 1       # later ticks start nothing more
 
+    # What the functions wrote, as the banner's status command and page show it.
+    command = next(line.strip().removeprefix("CLI:").strip() for line in banner if line.strip().startswith("CLI:"))
+    shown = subprocess.run(["bash", "-c", f"{command} --json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    [dataset] = json.loads(shown.stdout)["datasets"]
+    [batch] = dataset["batches"]
+    assert batch["run"]["id"] == run["runId"] and batch["run"]["status"] == "Succeeded"
+    assert batch["outputs"]["status"] == "pass" and batch["outputs"]["judged"] == 1
+    assert batch["decision"] == "refresh_started"
+    assert [r["state"] for r in batch["refreshes"]] in (["requested"], ["Completed"])   # the refresh ledger's word
+    with urllib.request.urlopen(find(banner, r"page: (http://\S+)"), timeout=30) as page:
+        assert page.status == 200 and b'<section id="ds-scores">' in page.read()
+
     children = descendants(process.pid)
     assert children, "Azurite runs as a child process: the check below would prove nothing"
     process.send_signal(signal.SIGINT)

@@ -106,6 +106,17 @@ def test_query_by_time_prefix_selects_one_day_of_keys(store: StateStore, unique:
         "2026-11-21|r2", "2026-11-21|r3", "2026-11-22|r4"]
 
 
+def test_scan_reads_every_partition_within_row_bounds_and_since_a_time(store: StateStore, unique: str) -> None:
+    store.upsert(Entity(unique, "run-1", "", {"at": "2026-11-20T06:00:00+00:00"}))
+    store.upsert(Entity(unique, "run-2", "", {"at": "2026-11-22T06:00:00+00:00"}))
+    store.upsert(Entity(unique, "run-3", "", {"other": "x"}))
+    assert sorted(e.partition for e in store.scan(unique)) == ["run-1", "run-2", "run-3"]
+    assert [e.partition for e in store.scan(unique, since=("at", "2026-11-21T00:00:00+00:00"))] == ["run-2"]
+    for part, row in (("a", "2026-11-20|x"), ("b", "2026-11-22|y"), ("b", "episode")):
+        store.upsert(Entity(unique + "r", part, row, {}))
+    assert [(e.partition, e.row) for e in store.scan(unique + "r", "2026-11-21", "9999")] == [("b", "2026-11-22|y")]
+
+
 def test_stored_values_keep_their_types(store: StateStore, unique: str) -> None:
     data = {"n": 1, "flag": True, "text": "é", "empty": "", "json": '{"a": [1, 2]}'}
     store.upsert(Entity(unique, "p", "r", data))

@@ -41,6 +41,10 @@ class Table[R: Record]:
     def query(self, partition: str, row_from: str = "", row_to: str = "") -> list[R]:
         return [self._record.from_row(e) for e in self.state.query(self.name, partition, row_from, row_to)]
 
+    def scan(self, row_from: str = "", row_to: str = "", *, since: tuple[str, str] | None = None) -> list[R]:
+        """Records of every partition (one query of the whole table); see ``StateStore.scan``."""
+        return [self._record.from_row(e) for e in self.state.scan(self.name, row_from, row_to, since=since)]
+
     def insert(self, record: R) -> R:
         """Raises Conflict when the row exists."""
         return self._record.from_row(self.state.insert(record.to_row(self.name)))
