@@ -19,7 +19,8 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from shared.core.delta_log import AddedFile, Column, Commit, Metadata
+from shared.core import delta_log
+from shared.core.delta_log import AddedFile, Column, Commit, DeltaLogError, Metadata
 from shared.core.findings import Finding
 from shared.core.models import Severity
 from shared.core.profile import ColumnProfile, Histogram, Profile, Scalar
@@ -228,3 +229,31 @@ def find_metadata(commit: Commit, read_commit: Callable[[int], Commit | None], m
         if earlier.metadata is not None:
             return earlier.metadata
     return None
+
+
+def read_version(read: Callable[[str], bytes | None], root: str, version: int, contract: Contract,
+                 profile_file: Callable[[AddedFile, Contract], Profile]) -> tuple[Profile, Commit | None, int]:
+    """The version's profile, its commit (None: the log is unreadable) and how many data files were read.
+    ``read(name)`` returns a log file's bytes (None when it does not exist); ``profile_file(add, contract)``
+    profiles one added file as Parquet."""
+    text = read(root + delta_log.commit_name(version))
+    if text is None:
+        return unreadable_version(f"the Delta log has no commit for version {version}"), None, 0
+    try:
+        commit = delta_log.parse_commit(text, version)
+    except DeltaLogError as exc:
+        # sized as the commit (not 0): an unreadable log is not an empty version
+        return unreadable_version(f"the Delta log cannot be read: {exc}", len(text)), None, 0
+
+    def earlier(v: int) -> Commit | None:
+        raw = read(root + delta_log.commit_name(v))
+        try:
+            return delta_log.parse_commit(raw, v) if raw is not None else None
+        except DeltaLogError:
+            return None
+
+    metadata = find_metadata(commit, earlier)
+    commit = delta_log.with_physical_names(commit, metadata)
+    as_parquet = replace(contract, format="parquet")
+    profile, files_read = version_profile(commit, metadata, contract, lambda add: profile_file(add, as_parquet))
+    return profile, commit, files_read

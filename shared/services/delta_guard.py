@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 from shared.core import delta_log, delta_profile, history, metrics, verdict
-from shared.core.delta_log import AddedFile, Commit, DeltaLogError
+from shared.core.delta_log import AddedFile
 from shared.core.profile import Profile
 from shared.core.spec import Contract, DatasetSpec, OutputSpec
 from shared.errors import NotFound
@@ -46,34 +44,6 @@ def batch_key(out: OutputSpec, name: str) -> str:
     version = delta_log.commit_version(name)
     root = delta_log.table_root(name)[len(out.base):]
     return f"{root}v{version:020d}" if version is not None else ""
-
-
-Reader = Callable[[str], bytes]
-FileProfiler = Callable[[AddedFile, Contract], Profile]
-
-
-def read_version(read: Reader, root: str, version: int, contract: Contract,
-                 profile_file: FileProfiler) -> tuple[Profile, Commit | None, int]:
-    """The version's profile, its commit (None: unreadable log) and how many data files were read.
-    ``read(name)`` returns a log blob's bytes or raises ``NotFound``; ``profile_file(add, contract)``
-    profiles one added file as Parquet."""
-    try:
-        commit = delta_log.parse_commit(read(root + delta_log.commit_name(version)), version)
-    except DeltaLogError as exc:
-        return delta_profile.unreadable_version(f"the Delta log cannot be read: {exc}"), None, 0
-
-    def earlier(v: int) -> Commit | None:
-        try:
-            return delta_log.parse_commit(read(root + delta_log.commit_name(v)), v)
-        except (NotFound, DeltaLogError):
-            return None
-
-    metadata = delta_profile.find_metadata(commit, earlier)
-    commit = delta_log.with_physical_names(commit, metadata)
-    as_parquet = replace(contract, format="parquet")
-    profile, files_read = delta_profile.version_profile(commit, metadata, contract,
-                                                        lambda add: profile_file(add, as_parquet))
-    return profile, commit, files_read
 
 
 def validate_version(deps: Deps, ds: DatasetSpec, out: OutputSpec, container: str, name: str,
@@ -102,8 +72,13 @@ def validate_version(deps: Deps, ds: DatasetSpec, out: OutputSpec, container: st
         return profiler.profile(container, root + add.path, contract, size=add.size)
 
     started = time.perf_counter()
-    profile, commit, _ = read_version(lambda n: deps.data.read_bytes(container, n), root, version,
-                                      out.contract, profile_file)
+    def read(log_name: str) -> bytes | None:
+        try:
+            return deps.data.read_bytes(container, log_name)
+        except NotFound:
+            return None
+
+    profile, commit, _ = delta_profile.read_version(read, root, version, out.contract, profile_file)
     if commit is not None and not commit.data_adds:
         outcome.reason = (f"version {version} adds no data ({commit.operation or 'no operation named'}, "
                           f"{len(commit.removes)} files removed)")
