@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +181,39 @@ def test_a_version_that_only_removes_or_compacts_adds_no_data() -> None:
                           json.dumps({"remove": {"path": "part-0.parquet", "dataChange": False}}),
                           add("big.parquet", 80, LO, HI, NULLS, dataChange=False)])
     assert parse_commit(optimize, 3).data_adds == ()
+
+
+def test_delta_outputs_reject_csv_options_and_a_batch_marker_with_file_line_and_field(tmp_path: Path) -> None:
+    from shared import config
+    from shared.errors import ConfigError
+
+    path = tmp_path / "pipelines.yaml"
+    path.write_text("datasets:\n"
+                    "  - name: scores\n"
+                    "    output:\n"
+                    "      container: out\n"
+                    "      batch: {marker: _SUCCESS}\n"
+                    "      contract:\n"
+                    "        format: delta\n"
+                    "        csv: {delimiter: ';'}\n")
+    with pytest.raises(ConfigError) as info:
+        config.load_pipelines(path)
+    problems = list(info.value.problems)
+    assert any(p.startswith(f"{path}:5: datasets[0].output.batch.marker: a Delta table needs no marker")
+               for p in problems), problems
+    assert any(p.startswith(f"{path}:8: datasets[0].output.contract.csv: csv options do not apply")
+               for p in problems), problems
+
+
+def test_blobs_of_a_delta_output_other_than_commits_are_skipped_with_a_reason() -> None:
+    from shared.core.spec import OutputSpec
+    from shared.services import delta_guard
+
+    out = OutputSpec(container="out", prefix="scores", contract=Contract(format="delta"))
+    assert delta_guard.skip_reason(out, "scores/_delta_log/00000000000000000003.json") == ""
+    assert delta_guard.batch_key(out, "scores/_delta_log/00000000000000000003.json") == "v00000000000000000003"
+    assert "data file" in delta_guard.skip_reason(out, "scores/part=1/part-0.snappy.parquet")
+    for name in ("scores/_delta_log/00000000000000000003.crc", "scores/_delta_log/_last_checkpoint",
+                 "scores/_delta_log/00000000000000000010.checkpoint.parquet"):
+        assert "bookkeeping" in delta_guard.skip_reason(out, name)
+    assert delta_guard.skip_reason(out, "scores/_reports/_delta_log/x.json.report.json") == "a validation report"
