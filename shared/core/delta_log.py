@@ -140,13 +140,13 @@ def parse_commit(text: str | bytes, version: int) -> Commit:
             elif kind == "commitInfo":
                 operation = str(body.get("operation") or "")
                 ts = body.get("timestamp") if isinstance(body.get("timestamp"), int) else None
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DeltaLogError(f"commit {version} line {number}: malformed {kind} action ({exc!r})") from exc
     physical = {c.physical: c.name for c in metadata.columns} if metadata else {}
     for number, body in raw_adds:
         try:
             adds.append(_add(body, physical))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DeltaLogError(f"commit {version} line {number}: malformed add action ({exc!r})") from exc
     if not adds and not removes and metadata is None and not operation and not features:
         raise DeltaLogError(f"commit {version} holds no Delta action")

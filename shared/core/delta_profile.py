@@ -59,7 +59,9 @@ def file_from_stats(add: AddedFile, metadata: Metadata, contract: Contract) -> P
             return None
         nulls = st.null_count.get(c.name)
         lo, hi = _value(st.min_values.get(c.name), c.type), _value(st.max_values.get(c.name), c.type)
-        complete = nulls is not None and (nulls >= st.num_records or (lo is not None and hi is not None))
+        # writers keep no min/max for booleans: their null count is all the statistics say
+        complete = nulls is not None and (nulls >= st.num_records or (lo is not None and hi is not None)
+                                          or c.type == "boolean")
         if not complete:
             if checked and c.type in ("integer", "float", "string", "boolean", "timestamp", "date"):
                 return None

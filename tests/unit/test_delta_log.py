@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from shared.core import delta_log, delta_profile
+from shared.core import checks, delta_log, delta_profile
 from shared.core.delta_log import AddedFile, DeltaLogError, parse_commit
 from shared.core.profile import ColumnProfile, Histogram, Profile
 from shared.core.spec import ColumnRule, Contract, DriftSpec
@@ -159,7 +162,10 @@ def test_deletion_vectors_take_their_deleted_rows_off_the_count() -> None:
 @pytest.mark.parametrize("text", [
     "not json", "[1, 2]", '{"add": {"path": "x"}}', '{"add": {"path": "x", "size": "big"}}',
     '{"metaData": {"schemaString": "{oops"}}', '{"add": {"path": "x", "size": 1, "stats": "[1]"}}',
-    '{"add": {"path": "x", "size": 1, "stats": "{\\"numRecords\\": -3}"}}', "", "{}\n", b"\xff\xfe"])
+    '{"add": {"path": "x", "size": 1, "stats": "{\\"numRecords\\": -3}"}}', "", "{}\n", b"\xff\xfe",
+    json.dumps({"metaData": {"schemaString": json.dumps({"fields": [{"name": "a", "type": "long",
+                                                                      "metadata": [1]}]})}}),
+    '{"add": {"path": "x", "size": 1, "partitionValues": [1]}}'])
 def test_a_malformed_commit_is_a_delta_log_error(text: str | bytes) -> None:
     with pytest.raises(DeltaLogError):
         parse_commit(text, 7)
@@ -217,3 +223,31 @@ def test_blobs_of_a_delta_output_other_than_commits_are_skipped_with_a_reason() 
                  "scores/_delta_log/00000000000000000010.checkpoint.parquet"):
         assert "bookkeeping" in delta_guard.skip_reason(out, name)
     assert delta_guard.skip_reason(out, "scores/_reports/_delta_log/x.json.report.json") == "a validation report"
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                  max_size=3), max_leaves=12)
+_KEYS = st.sampled_from(["path", "size", "stats", "dataChange", "partitionValues", "deletionVector",
+                         "schemaString", "configuration", "partitionColumns", "operation", "timestamp"])
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "remove", "metaData", "protocol", "commitInfo", "txn"]),
+                          st.dictionaries(_KEYS, _JSON | st.just(json.dumps(SCHEMA)) | st.just(
+                              '{"numRecords": 3, "minValues": {"id": "x"}, "nullCount": {"id": [1]}}'),
+                              max_size=6)), max_size=5))
+@settings(max_examples=300, deadline=None)
+@example([("metaData", {"schemaString": json.dumps(SCHEMA)}),
+          ("add", {"path": "p", "size": 3, "stats": json.dumps({"numRecords": 3, "minValues": {"id": "x", "ts": 5},
+                                                                 "maxValues": {"id": [1]}, "nullCount": {"id": 1,
+                                                                                                         "ts": 0}})})])
+def test_any_commit_text_is_read_or_is_a_delta_log_error_never_a_crash(actions: list[tuple[str, Any]]) -> None:
+    text = "\n".join(json.dumps({kind: body}) for kind, body in actions)
+    try:
+        commit = parse_commit(text, 1)
+    except DeltaLogError:
+        return
+    contract = Contract(columns={"id": ColumnRule(type="integer", min=0), "ts": ColumnRule(type="timestamp")})
+    profile, _ = delta_profile.version_profile(
+        commit, commit.metadata, contract, lambda a: Profile("parquet", a.size, 1, bytes_read=1))
+    checks.check(profile, contract, datetime(2026, 11, 29, tzinfo=UTC))
