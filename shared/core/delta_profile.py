@@ -108,10 +108,23 @@ def version_profile(commit: Commit, metadata: Metadata | None, contract: Contrac
     for add in commit.data_adds:
         profile = file_from_stats(add, metadata, contract) if metadata is not None else None
         if profile is None:
-            profile = read_file(add)
+            profile = _with_partitions(read_file(add), add, metadata)
             read += 1
         parts.append(profile)
     return merge(parts, schema=metadata), read
+
+
+def _with_partitions(profile: Profile, add: AddedFile, metadata: Metadata | None) -> Profile:
+    """Partition columns live in the log, not in the data file: add them to a file read for its data."""
+    if metadata is None or not profile.readable or not metadata.partition_columns:
+        return profile
+    columns = dict(profile.columns)
+    for c in metadata.columns:
+        if c.name in metadata.partition_columns and c.name not in columns:
+            value = _value(add.partition_values.get(c.name), c.type)
+            columns[c.name] = _stat_column(c, profile.rows, profile.rows if value is None else 0, value, value)
+    order = profile.column_order + tuple(n for n in metadata.partition_columns if n not in profile.column_order)
+    return replace(profile, columns=MappingProxyType(columns), column_order=order)
 
 
 def merge(parts: Iterable[Profile], schema: Metadata | None = None) -> Profile:

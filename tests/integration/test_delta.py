@@ -185,3 +185,34 @@ def test_a_malformed_commit_fails_its_version_with_a_finding(storage: StorageTar
     outcome = output_guard.validate_blob(deps, unique, name, deps.clock.now())
     assert outcome.status == "fail" and outcome.codes == ["unreadable"]
     assert outcome.batch == "v00000000000000000004"
+
+
+def test_without_the_commit_holding_the_schema_the_types_come_from_the_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = write_table(tmp_path)
+    (table / "_delta_log" / "00000000000000000000.json").unlink()     # log cleanup after a checkpoint
+    from cli.validate_delta import profile_table
+
+    profile, _ = profile_table(table, _contract(CONTRACT), 1)
+    assert profile.rows == 20 and (profile.bytes_read or 0) > 0 and profile.columns["ts"].type == "timestamp"
+    code, report = run_cli(tmp_path, table, CONTRACT, "--version", "1", capsys=capsys)
+    assert code == 0, report
+
+
+def test_format_delta_on_a_single_file_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = write_table(tmp_path)
+    one = next(table.rglob("*.parquet"))
+    assert run_cli(tmp_path, one, CONTRACT, capsys=capsys)[0] == 3
+
+
+def test_partition_columns_of_files_read_for_data_come_from_the_log(tmp_path: Path) -> None:
+    from cli.validate_delta import profile_table
+
+    table = write_table(tmp_path)
+    contract = _contract({**CONTRACT, "columns": {**CONTRACT["columns"], "part": {"type": "integer",
+                                                                                  "nullable": False},
+                                                  "score": {"type": "float"}}})
+    profile, _ = profile_table(table, contract, 0)
+    assert (profile.bytes_read or 0) > 0                         # the float column is read for NaN
+    part = profile.columns["part"]
+    assert (part.nulls, part.min, part.max, part.count) == (0, 0, 3, 40)
