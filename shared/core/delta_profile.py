@@ -114,10 +114,29 @@ def version_profile(commit: Commit, metadata: Metadata | None, contract: Contrac
     return merge(parts, schema=metadata), read
 
 
+def physical_contract(contract: Contract, metadata: Metadata | None) -> Contract:
+    """The contract in the data files' column names (column mapping stores columns by physical name)."""
+    if metadata is None or metadata.column_mapping == "none":
+        return contract
+    names = {c.name: c.physical for c in metadata.columns}
+    freshness = contract.freshness
+    if freshness is not None and freshness.column is not None:
+        freshness = replace(freshness, column=names.get(freshness.column, freshness.column))
+    return replace(contract, columns=MappingProxyType({names.get(k, k): v for k, v in contract.columns.items()}),
+                   drift=replace(contract.drift, columns=tuple(names.get(k, k) for k in contract.drift.columns)),
+                   freshness=freshness)
+
+
 def _with_partitions(profile: Profile, add: AddedFile, metadata: Metadata | None) -> Profile:
-    """Partition columns live in the log, not in the data file: add them to a file read for its data."""
-    if metadata is None or not profile.readable or not metadata.partition_columns:
+    """A file read for its data, in the table's terms: logical names (under column mapping) and the
+    partition columns, which live in the log, not in the data file."""
+    if metadata is None or not profile.readable:
         return profile
+    if metadata.column_mapping != "none":
+        logical = {c.physical: c.name for c in metadata.columns}
+        profile = replace(profile, columns=MappingProxyType(
+            {logical.get(k, k): replace(v, name=logical.get(k, k)) for k, v in profile.columns.items()}),
+            column_order=tuple(logical.get(k, k) for k in profile.column_order))
     columns = dict(profile.columns)
     for c in metadata.columns:
         if c.name in metadata.partition_columns and c.name not in columns:
@@ -269,6 +288,6 @@ def read_version(read: Callable[[str], bytes | None], root: str, version: int, c
 
     metadata = find_metadata(commit, earlier)
     commit = delta_log.with_physical_names(commit, metadata)
-    as_parquet = replace(contract, format="parquet")
+    as_parquet = physical_contract(replace(contract, format="parquet"), metadata)
     profile, files_read = version_profile(commit, metadata, contract, lambda add: profile_file(add, as_parquet))
     return profile, commit, files_read

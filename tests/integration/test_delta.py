@@ -216,3 +216,19 @@ def test_partition_columns_of_files_read_for_data_come_from_the_log(tmp_path: Pa
     assert (profile.bytes_read or 0) > 0                         # the float column is read for NaN
     part = profile.columns["part"]
     assert (part.nulls, part.min, part.max, part.count) == (0, 0, 3, 40)
+
+
+def test_column_mapping_is_followed_in_statistics_and_in_data_files_read(tmp_path: Path) -> None:
+    from cli.validate_delta import profile_table
+
+    table = tmp_path / "mapped"
+    deltalake.write_deltalake(str(table), batch(0, 12), configuration={
+        "delta.columnMapping.mode": "name", "delta.minReaderVersion": "2", "delta.minWriterVersion": "5"})
+    stats, _ = profile_table(table, _contract(CONTRACT), 0)
+    assert stats.bytes_read == 0 and stats.columns["id"].max == 11 and "label" in stats.columns
+    drift = _contract({**CONTRACT, "columns": {**CONTRACT["columns"], "score": {"type": "float", "min": 0,
+                                                                                "max": 1}},
+                       "drift": {"columns": ["score"]}})
+    read, _ = profile_table(table, drift, 0)
+    assert (read.bytes_read or 0) > 0 and set(read.columns) >= {"id", "ts", "label", "score"}
+    assert read.columns["score"].histogram is not None and read.columns["score"].histogram.total == 12
