@@ -232,3 +232,15 @@ def test_column_mapping_is_followed_in_statistics_and_in_data_files_read(tmp_pat
     read, _ = profile_table(table, drift, 0)
     assert (read.bytes_read or 0) > 0 and set(read.columns) >= {"id", "ts", "label", "score"}
     assert read.columns["score"].histogram is not None and read.columns["score"].histogram.total == 12
+
+
+def test_a_compaction_adds_no_data_and_is_skipped_with_its_operation(storage: StorageTarget, unique: str,
+                                                                      tmp_path: Path) -> None:
+    deps, profiler = make_deps(storage, unique, CONTRACT)
+    table = write_table(tmp_path)
+    deltalake.DeltaTable(str(table)).optimize.compact()
+    upload(deps, unique, table)
+    outcome = output_guard.validate_blob(deps, unique, "scores/_delta_log/00000000000000000003.json",
+                                         deps.clock.now())
+    assert outcome.status == "skipped" and outcome.reason.startswith("version 3 adds no data (OPTIMIZE")
+    assert profiler.files == []
