@@ -19,6 +19,7 @@ FULL = [
     ["bench.webhook", "--callers", "50", "--requests", "20"],
     ["bench.csv_validate"],
     ["bench.parquet_validate"],
+    ["bench.delta_log"],
     ["bench.backtest", "--core", "1"],
     ["bench.scenarios"],   # reports precision / recall per family; no target enforced yet (issue 12)
     ["bench.status"],
@@ -28,6 +29,7 @@ QUICK = [
     ["bench.detection", "--big", "5000", "--small", "500", "--ticks", "3"],
     ["bench.webhook", "--callers", "20", "--requests", "5"],
     ["bench.backtest", "--sizes", "1000,10000", "--old", "200"],
+    ["bench.delta_log", "--rows", "200000"],
     ["bench.status", "--datasets", "10", "--days", "30", "--runs", "3"],
 ]
 

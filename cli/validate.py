@@ -49,7 +49,9 @@ def _parser() -> _Parser:
     parser = _Parser(prog="autopilot validate",
                      description="Validate a data file (.csv, .csv.gz, .jsonl, .parquet) against an output "
                                  "contract. Exit 0 pass, 1 warn, 2 fail, 3 cannot run.")
-    parser.add_argument("path", metavar="PATH", help="the data file to validate")
+    parser.add_argument("path", metavar="PATH", help="the data file to validate, or a Delta table's folder")
+    parser.add_argument("--version", type=int, metavar="N",
+                        help="the Delta table version to validate (default: the latest)")
     parser.add_argument("--contract", metavar="FILE", required=True,
                         help="output contract (YAML, the schema of a dataset's output block)")
     parser.add_argument("--history", metavar="FILE",
@@ -93,13 +95,25 @@ def _validate(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
         raise _CannotRun(f"{path}: no such file")
+    history = read_history(args.history) if args.history else None
+    if path.is_dir() and (path / "_delta_log").is_dir():
+        if contract.format not in (None, "delta"):
+            raise _CannotRun(f"{path} is a Delta table but the contract says format {contract.format}")
+        from cli.validate_delta import profile_table
+
+        try:
+            profile, shown = profile_table(path, contract, args.version)
+        except ValueError as exc:
+            raise _CannotRun(str(exc)) from exc
+        return _judge(args, profile, contract, history, shown)
+    if contract.format == "delta":
+        raise _CannotRun(f"{path}: format delta needs a Delta table's folder (the one holding _delta_log/)")
     if not path.is_file():
         raise _CannotRun(f"{path}: not a regular file")
-    history = read_history(args.history) if args.history else None
+    if args.version is not None:
+        raise _CannotRun("--version applies to a Delta table's folder only")
 
     from shared.adapters.profilers import detect_format, profile_file, unreadable
-    from shared.core.checks import check
-    from shared.core.report import build_report
 
     fmt = detect_format(path.name, contract)
     if fmt is None:
@@ -114,6 +128,14 @@ def _validate(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    return _judge(args, profile, contract, history, path)
+
+
+def _judge(args: argparse.Namespace, profile: Profile, contract: Contract, history: list[Observation] | None,
+           path: Path) -> int:
+    from shared.core.checks import check
+    from shared.core.report import build_report
+
     now = datetime.now(UTC)
     findings = check(profile, contract, now, path=str(path))
     if history is not None:

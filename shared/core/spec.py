@@ -167,7 +167,7 @@ class HistorySpec:
 class Contract:
     """What a valid output file looks like (DESIGN 3.7)."""
 
-    format: Literal["csv", "csv.gz", "jsonl", "parquet"] | None = None
+    format: Literal["csv", "csv.gz", "jsonl", "parquet", "delta"] | None = None   # delta: a table folder
     csv: CsvOptions = field(default_factory=CsvOptions)
     columns: Mapping[str, ColumnRule] = field(default_factory=lambda: MappingProxyType({}))
     allow_extra_columns: bool = True
@@ -288,6 +288,9 @@ def check(config: PipelinesConfig) -> list[Problem]:
         if ds.output is not None:
             problems += _check_staleness(ds.output.staleness, (*at, "output", "staleness"))
             problems += check_contract(ds.output.contract, (*at, "output", "contract"))
+            if ds.output.contract.format == "delta" and ds.output.batch.marker is not None:
+                problems.append(Problem((*at, "output", "batch", "marker"), "a Delta table needs no marker: "
+                                        "each commit in _delta_log/ is one complete version"))
     problems += _check_output_prefixes(config.datasets)
     return problems
 
@@ -300,6 +303,9 @@ def check_contract(contract: Contract, at: Path = ()) -> list[Problem]:
         if name not in contract.columns:
             out.append(Problem((*at, "drift", "columns", i), f"drift column {name!r} is not declared under "
                                f"columns (declared: {declared}); a typo here switches drift off"))
+    if contract.format == "delta" and contract.csv != CsvOptions():
+        out.append(Problem((*at, "csv"), "csv options do not apply to format delta (a Delta table holds "
+                           "Parquet files); remove the csv block"))
     if contract.freshness is not None and contract.freshness.column is not None \
             and contract.freshness.column not in contract.columns:
         out.append(Problem((*at, "freshness", "column"), f"freshness column {contract.freshness.column!r} is not "

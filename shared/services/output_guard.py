@@ -81,6 +81,10 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     if found is None:
         return GuardOutcome(name, reason="no dataset declares this output location")
     ds, out = found
+    if out.contract.format == "delta":   # one judgement per table version, from its commit
+        from shared.services import delta_guard
+
+        return delta_guard.validate_version(deps, ds, out, container, name, now)
     outcome = GuardOutcome(name, ds.name, batch=batch_key(out, name))
     if reason := _skip_reason(out, name):
         outcome.reason = reason
