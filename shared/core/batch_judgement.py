@@ -35,7 +35,7 @@ class Part:
     status: str                               # pass | warn | fail (its contract checks)
     codes: tuple[str, ...] = ()               # its warn and fail finding codes, worst first
     message: str = ""                         # its worst finding, "" when it passed
-    schema: Mapping[str, str] = MappingProxyType({})   # column → type as profiled ("null" types left out)
+    schema: Mapping[str, str] = MappingProxyType({})   # column → type as profiled ("null": no value seen)
     observation: history.Observation | None = None      # None: the part was unreadable
 
 
@@ -85,26 +85,31 @@ def merge_columns(parts: Sequence[tuple[int | None, history.ColumnStats]]) -> hi
 
 
 def schema_findings(parts: Sequence[Part]) -> list[Finding]:
-    """A readable part whose columns or types differ from the batch's usual schema (the one most
-    parts share) is a ``part_schema_mismatch``: readers of the folder see one table."""
+    """A readable part whose columns or types differ from the batch's usual schema (the columns most
+    parts have, each column's most common type) is a ``part_schema_mismatch``: readers of the folder see
+    one table. A type is compared only where the part had a value to type (an empty part says "null")."""
     readable = [p for p in parts if p.observation is not None]
     if len(readable) < 2:
         return []
-    usual_key, _ = Counter(frozenset(p.schema.items()) for p in readable).most_common(1)[0]
-    usual = dict(usual_key)
+    names, _ = Counter(frozenset(p.schema) for p in readable).most_common(1)[0]
+    typed: dict[str, Counter[str]] = {}
+    for p in readable:
+        for c, t in p.schema.items():
+            if t != "null":
+                typed.setdefault(c, Counter())[t] += 1
+    usual = {c: typed[c].most_common(1)[0][0] for c in names if c in typed}
     out = []
     for p in readable:
-        if frozenset(p.schema.items()) == usual_key:
-            continue
-        missing = sorted(set(usual) - set(p.schema))
-        extra = sorted(set(p.schema) - set(usual))
-        retyped = sorted(c for c in set(usual) & set(p.schema) if usual[c] != p.schema[c])
+        missing = sorted(names - set(p.schema))
+        extra = sorted(set(p.schema) - names)
+        retyped = sorted(c for c in set(usual) & set(p.schema) if p.schema[c] not in ("null", usual[c]))
         said = ([f"missing {', '.join(missing)}"] if missing else []) + \
                ([f"extra {', '.join(extra)}"] if extra else []) + \
                [f"{c} is {p.schema[c]}, not {usual[c]}" for c in retyped]
-        out.append(Finding("part_schema_mismatch", Severity.FAIL,
-                           f"Part {posixpath.basename(p.name)} does not have the schema the other parts share: "
-                           + "; ".join(said) + "."))
+        if said:
+            out.append(Finding("part_schema_mismatch", Severity.FAIL,
+                               f"Part {posixpath.basename(p.name)} does not have the schema the other parts share: "
+                               + "; ".join(said) + "."))
     return out
 
 
@@ -141,4 +146,4 @@ def _failing(parts: Sequence[Part], failing: Sequence[str]) -> str:
     by_name = {p.name: p for p in parts}
     named = [f"{posixpath.basename(n)} ({by_name[n].message or by_name[n].status})" for n in failing[:SHOWN]]
     more = f" and {len(failing) - SHOWN} more" if len(failing) > SHOWN else ""
-    return f"{len(failing)} of {len(parts)} parts failed: {', '.join(named)}{more}"
+    return f"{len(failing)} of {len(parts)} files failed: {', '.join(named)}{more}"

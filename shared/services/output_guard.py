@@ -133,7 +133,7 @@ def _part_record(dataset: str, batch: str, name: str, judged: verdict.FileJudgem
     serious = judged.report.get("findings") or []
     message = next((str(f.get("message", "")) for level in ("fail", "warn") for f in serious
                     if f.get("severity") == level), "")
-    schema = {c: col.type for c, col in profile.columns.items() if col.type != "null"}
+    schema = {c: col.type for c, col in profile.columns.items()}
     return PartRecord(dataset, batch, name, judged.status, judged.codes, message, MappingProxyType(schema),
                       judged.observation.to_json() if judged.observation is not None else "")
 

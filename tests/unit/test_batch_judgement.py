@@ -45,6 +45,9 @@ def test_a_part_with_other_columns_or_types_than_the_rest_is_a_schema_mismatch()
                observation=obs(5, 50))
 
     assert schema_findings(parts) == []
+    empty = Part("scores/2026/11/21/part-8.csv", "fail", schema=MappingProxyType({"id": "null", "score": "null"}),
+                 observation=obs(0, 10))
+    assert schema_findings([*parts, empty]) == []      # no values: its types are not known, its columns agree
     [finding] = schema_findings([*parts, odd])
     assert finding.code == "part_schema_mismatch" and finding.severity.value == "fail"
     assert "part-9.csv" in finding.message and "missing score" in finding.message
@@ -61,7 +64,7 @@ def test_one_alert_per_batch_names_the_failing_parts_and_history_learns_the_batc
 
     assert judged.status == "fail" and judged.failing == ("scores/2026/11/21/part-2.csv",)
     [alert] = judged.alerts
-    assert alert.code == "output_failed" and "1 of 4 parts failed: part-2.csv (The file has no rows.)" in alert.message
+    assert alert.code == "output_failed" and "1 of 4 files failed: part-2.csv (The file has no rows.)" in alert.message
     assert alert.facts["failing_parts"] == "outputs/scores/2026/11/21/part-2.csv"
     assert judged.observation is not None and judged.observation.rows == 300 and judged.observation.bytes == 3020
 
