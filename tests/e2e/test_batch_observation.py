@@ -21,7 +21,8 @@ def cards_of(stack: Stack, text: str) -> list[dict[str, object]]:
 
 
 def guard_runs(stack: Stack, blob: str) -> int:
-    return sum(1 for r in stack.host.invocations if r.function == "output_guard" and blob in json.dumps(r.detail, default=str))
+    return sum(1 for r in stack.host.invocations
+               if r.function == "output_guard" and blob in json.dumps(r.detail, default=str))
 
 
 def test_a_spark_batch_is_one_observation_and_one_alert_naming_its_odd_part(tmp_path: Path) -> None:
