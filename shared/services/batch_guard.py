@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from shared.core import batch_outputs, history
 from shared.core.batch_judgement import BatchJudgement, Part, judge_batch
 from shared.core.spec import DatasetSpec
-from shared.errors import Conflict
+from shared.errors import Conflict, NotFound
 from shared.services import retraining
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
@@ -71,6 +71,8 @@ def settle(deps: Deps, ds: DatasetSpec, key: str, now: datetime) -> BatchJudgeme
     out = ds.output
     if out is None or not out.batch.configured or not key:
         return None
+    if out.batch.marker and not _exists(deps, out.container, f"{out.base}{key}/{out.batch.marker}"):
+        return None   # one HEAD after each part instead of listing a folder of hundreds of parts
     seen = outputs_seen(deps, ds, key)
     if seen.batch_status or batch_outputs.waiting(seen, out.batch.quiet_period, now):
         return None
@@ -98,6 +100,14 @@ def settle(deps: Deps, ds: DatasetSpec, key: str, now: datetime) -> BatchJudgeme
     for alert in retraining.announced(started, judged.alerts):
         deps.alerts.emit(alert)
     return judged
+
+
+def _exists(deps: Deps, container: str, name: str) -> bool:
+    try:
+        deps.data.get_blob_info(container, name)
+    except NotFound:
+        return False
+    return True
 
 
 def _row(key: str) -> str:
