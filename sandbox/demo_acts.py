@@ -70,6 +70,12 @@ def spark_batch(stack: Any, timeline: Timeline, wait: Wait, day: datetime) -> No
     timeline.check(bool(found) and found.status == "pass",
                    "output guard: the batch's 3 parts judged one by one (bookkeeping files skipped), batch "
                    f"verdict {found.status if found else 'missing'} over {len(found.files) if found else 0} files")
+    led = Ledgers.of(stack.deps)
+    judged = wait(lambda: (v := verdicts.find("features", key)) is not None and v.batch_status and v, 30)
+    kept = [r.parsed() for r in led.history.between("features", "output", "2000", "9999")]
+    timeline.check(bool(judged) and [o.name for o in kept] == [f"batch:{key}"],
+                   f"the batch judged as one ({judged.batch_status if judged else 'not judged'}): history "
+                   f"keeps one observation of {kept[0].rows if kept else 0} rows for it, not one per part")
 
 
 def retraining(stack: Any, timeline: Timeline, wait: Wait) -> None:

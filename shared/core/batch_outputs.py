@@ -27,6 +27,9 @@ class OutputsSeen:
     marker: str | None = None            # the configured marker (None: none configured)
     marker_seen: bool = False
     newest: datetime | None = None       # the newest data file's time
+    batched: bool = False                # the dataset's batches are judged as one (output.batch configured)
+    batch_status: str = ""               # that judgement (pass | warn | fail), "" until made
+    batch_reason: str = ""               # what it found wrong with the batch
 
 
 @dataclass(frozen=True)
@@ -36,16 +39,27 @@ class OutputsVerdict:
     reason: str                          # why not ready, or which parts failed
 
 
-def judge_outputs(seen: OutputsSeen, quiet_period: timedelta, now: datetime) -> OutputsVerdict:
+def waiting(seen: OutputsSeen, quiet_period: timedelta, now: datetime) -> str:
+    """Why the batch cannot be judged as one yet ("" when complete and every file judged)."""
     if seen.marker is not None and not seen.marker_seen:
-        return OutputsVerdict(False, None, f"the batch's {seen.marker} marker has not arrived "
-                                           f"({_judged(seen)})")
+        return f"the batch's {seen.marker} marker has not arrived ({_judged(seen)})"
     if quiet_period and seen.newest is not None and now - seen.newest < quiet_period:
-        return OutputsVerdict(False, None, f"outputs are still arriving ({_judged(seen)})")
+        return f"outputs are still arriving ({_judged(seen)})"
     if not seen.files:
-        return OutputsVerdict(False, None, "no output files for the batch yet")
+        return "no output files for the batch yet"
     if any(name not in seen.judged for name in seen.files):
-        return OutputsVerdict(False, None, f"outputs not fully validated: {_judged(seen)}")
+        return f"outputs not fully validated: {_judged(seen)}"
+    return ""
+
+
+def judge_outputs(seen: OutputsSeen, quiet_period: timedelta, now: datetime) -> OutputsVerdict:
+    if why := waiting(seen, quiet_period, now):
+        return OutputsVerdict(False, None, why)
+    if seen.batched and not seen.batch_status:
+        return OutputsVerdict(False, None, f"the batch is not judged as one yet ({_judged(seen)})")
+    if seen.batched:
+        return OutputsVerdict(True, worst([seen.batch_status, *(seen.judged[n] for n in seen.files)]),
+                              seen.batch_reason)
     status = worst(seen.judged[name] for name in seen.files)
     failing = [posixpath.basename(name) for name in seen.files if seen.judged[name] == "fail"]
     reason = ""

@@ -47,6 +47,8 @@ CODES: Mapping[str, str] = MappingProxyType({
     "drift": "a drift column's distribution moved against history (PSI bands: 0.1 moderate, 0.25 major)",
     "level_shift": "a metric moved to a new level for three files in a row; it is now learned as normal",
     "insufficient_history": "not enough history yet to judge against a baseline (n/needed is reported)",
+    # a batch of many files (output.batch configured), judged as one
+    "part_schema_mismatch": "a part file's columns or types differ from the ones the batch's other parts share",
 })
 
 

@@ -188,6 +188,11 @@ class OutputBatchRule:
     marker: str | None = None           # e.g. _SUCCESS at the batch root
     quiet_period: Duration = field(default_factory=Duration)
 
+    @property
+    def configured(self) -> bool:
+        """The dataset writes batches of many files: they are judged, learned and alerted as one."""
+        return bool(self.marker) or bool(self.quiet_period)
+
 
 @dataclass(frozen=True)
 class OutputSpec:

@@ -35,11 +35,14 @@ def report_blob(out: OutputSpec, name: str) -> str:
 
 
 def judge_file(dataset: str, out: OutputSpec, container: str, name: str, batch: str, profile: Profile,
-               observation: history.Observation, past: Sequence[history.Observation], now: datetime) -> FileJudgement:
-    """Contract checks, then (for a readable file) the history checks against ``past``."""
+               observation: history.Observation, past: Sequence[history.Observation], now: datetime,
+               *, part: bool = False) -> FileJudgement:
+    """Contract checks, then (for a readable file) the history checks against ``past``. A ``part`` of a
+    batched dataset gets its contract checks only and raises no alert: its batch is judged against
+    history and alerted as one (``batch_judgement``)."""
     contract = out.contract
     findings = checks.check(profile, contract, now, path=name)
-    if profile.readable:
+    if profile.readable and not part:
         findings += history.history_findings(observation, past, contract)
     file_status = status(findings)
     serious = sorted((f for f in findings if f.severity in (Severity.WARN, Severity.FAIL)),
@@ -48,7 +51,7 @@ def judge_file(dataset: str, out: OutputSpec, container: str, name: str, batch: 
     # One alert per file, and none for a file whose every finding continues an episode an earlier file
     # already raised: the rule the backtest scores (findings.to_alert).
     alerts = _alerts(dataset, container, name, batch, file_status, serious, profile, blob, now) \
-        if to_alert(findings) else ()
+        if to_alert(findings) and not part else ()
     return FileJudgement(file_status, tuple(dict.fromkeys(f.code for f in serious)),
                          build_report(profile, findings, file=f"{container}/{name}", dataset=dataset), blob,
                          observation if profile.readable else None, alerts)

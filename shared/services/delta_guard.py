@@ -93,7 +93,7 @@ def validate_version(deps: Deps, ds: DatasetSpec, out: OutputSpec, container: st
                           content_type="application/json")
     if judged.observation is not None:
         output_guard.record_history(deps, judged.observation, info)
-    output_guard._emit(deps, outcome, output_guard._with_retraining(
+    output_guard._emit(deps, outcome, retraining.announced(
         retraining.maybe_start(deps, ds, outcome.batch, judged.codes, now), judged.alerts))
     output_guard._emit(deps, outcome, arrivals.update(deps, ds.name, "output", out.staleness, now,
                                                       {name: info.last_modified}))

@@ -13,24 +13,25 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from shared.core import history, metrics, verdict
 from shared.core.models import Alert, BlobInfo, Severity
+from shared.core.profile import Profile
 from shared.core.spec import DatasetSpec, OutputSpec
 from shared.errors import Conflict
-from shared.services import arrivals, retraining
+from shared.services import arrivals, batch_guard, retraining
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.history import HistoryRecord
+from shared.services.ledgers.parts import PartRecord
 from shared.services.ledgers.receipts import Receipt
 from shared.services.ledgers.verdicts import Verdict
 
 log = logging.getLogger(__name__)
 
-HISTORY_DAYS = 180        # how far back history is read for baselines
 VERDICT_RETRIES = 5       # concurrent files of one batch race for the verdict row
 
 
@@ -88,6 +89,8 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     outcome = GuardOutcome(name, ds.name, batch=batch_key(out, name))
     if reason := _skip_reason(out, name):
         outcome.reason = reason
+        if out.batch.configured and name == f"{out.base}{outcome.batch}/{out.batch.marker}":
+            _settle(deps, ds, outcome, now)   # the marker completes the batch: judge it as one
         return outcome
     ledgers = Ledgers.of(deps)
     info = deps.data.get_blob_info(container, name)
@@ -100,20 +103,27 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     profile = deps.profiler.profile(container, name, out.contract, size=info.size)
     observation = history.from_profile(profile, ts=info.last_modified, dataset=ds.name, stage="output", name=name,
                                        drift_columns=out.contract.drift.columns)
-    past = _history(ledgers, ds.name, info.last_modified) if profile.readable else []
-    judged = verdict.judge_file(ds.name, out, container, name, outcome.batch, profile, observation, past, now)
+    batched = out.batch.configured and bool(outcome.batch)
+    past = _history(ledgers, ds.name, info.last_modified) if profile.readable and not batched else []
+    judged = verdict.judge_file(ds.name, out, container, name, outcome.batch, profile, observation, past, now,
+                                part=batched)
     outcome.status, outcome.codes = judged.status, list(judged.codes)
     outcome.report, outcome.report_blob = judged.report, judged.report_blob
     deps.data.write_bytes(container, judged.report_blob, json.dumps(judged.report, indent=2).encode(),
                           content_type="application/json")
-    if judged.observation is not None:
+    if batched:   # the part is kept for its batch; history learns the batch's observation, not the part's
+        ledgers.parts.upsert(_part_record(ds.name, outcome.batch, name, judged, profile))
+    elif judged.observation is not None:
         record_history(deps, judged.observation, info)
-    _emit(deps, outcome, _with_retraining(retraining.maybe_start(deps, ds, outcome.batch, judged.codes, now),
-                                          judged.alerts))
+    if not batched:
+        _emit(deps, outcome, retraining.announced(
+            retraining.maybe_start(deps, ds, outcome.batch, judged.codes, now), judged.alerts))
     _emit(deps, outcome, arrivals.update(deps, ds.name, "output", out.staleness, now, {name: info.last_modified}))
     if outcome.batch:
         _update_verdict(ledgers, ds.name, outcome.batch, name, judged.status)
     ledgers.receipts.upsert(Receipt(ds.name, name, info.etag, judged.status, judged.report_blob, now))
+    if batched:   # the last part of a complete batch settles it
+        _settle(deps, ds, outcome, now)
     if deps.metrics is not None:   # after the receipt: a retried invocation does not count the file twice
         contract = out.contract
         deps.metrics.record(metrics.validation_points(
@@ -122,14 +132,20 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     return outcome
 
 
-def _with_retraining(started: retraining.Retrain | None, alerts: Sequence[Alert]) -> Sequence[Alert]:
-    """The file's alert says that retraining was started (or could not be), with the run."""
-    if started is None:
-        return alerts
-    said = (f" Retraining pipeline {started.pipeline} started (run {started.run_id})." if started.run_id
-            else f" Retraining pipeline {started.pipeline} could not be started: {started.error}")
-    facts = {"retrain_pipeline": started.pipeline, "retrain_run": started.run_id or "not started"}
-    return [replace(a, message=a.message + said, facts={**a.facts, **facts}) for a in alerts]
+def _part_record(dataset: str, batch: str, name: str, judged: verdict.FileJudgement,
+                 profile: Profile) -> PartRecord:
+    serious = judged.report.get("findings") or []
+    message = next((str(f.get("message", "")) for level in ("fail", "warn") for f in serious
+                    if f.get("severity") == level), "")
+    schema = {c: col.type for c, col in profile.columns.items()}
+    return PartRecord(dataset, batch, name, judged.status, judged.codes, message, MappingProxyType(schema),
+                      judged.observation.to_json() if judged.observation is not None else "")
+
+
+def _settle(deps: Deps, ds: DatasetSpec, outcome: GuardOutcome, now: datetime) -> None:
+    judged = batch_guard.settle(deps, ds, outcome.batch, now)
+    if judged is not None:
+        outcome.alerts += [a.code for a in judged.alerts]
 
 
 def _emit(deps: Deps, outcome: GuardOutcome, alerts: Sequence[Alert]) -> None:
@@ -139,15 +155,7 @@ def _emit(deps: Deps, outcome: GuardOutcome, alerts: Sequence[Alert]) -> None:
 
 
 def _history(ledgers: Ledgers, dataset: str, before: datetime) -> list[history.Observation]:
-    rows = ledgers.history.between(dataset, "output", (before - timedelta(days=HISTORY_DAYS)).isoformat(),
-                                   before.isoformat())
-    out = []
-    for row in rows:
-        try:
-            out.append(row.parsed())
-        except ValueError:
-            log.warning("unreadable history row skipped", extra={"dataset": dataset, "row": row.row})
-    return out
+    return batch_guard.past_observations(ledgers, dataset, before)
 
 
 def record_history(deps: Deps, observation: history.Observation, info: BlobInfo) -> None:

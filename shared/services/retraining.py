@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.core.claims import Claim, ClaimStatus
+from shared.core.models import Alert
 from shared.core.spec import DatasetSpec
 from shared.errors import Conflict, ExternalError, Superseded
 from shared.services.deps import Deps
@@ -28,6 +30,16 @@ class Retrain:
     pipeline: str
     run_id: str = ""
     error: str = ""
+
+
+def announced(started: Retrain | None, alerts: Sequence[Alert]) -> Sequence[Alert]:
+    """The alerts say that retraining was started (or could not be), with the run."""
+    if started is None:
+        return alerts
+    said = (f" Retraining pipeline {started.pipeline} started (run {started.run_id})." if started.run_id
+            else f" Retraining pipeline {started.pipeline} could not be started: {started.error}")
+    facts = {"retrain_pipeline": started.pipeline, "retrain_run": started.run_id or "not started"}
+    return [replace(a, message=a.message + said, facts={**a.facts, **facts}) for a in alerts]
 
 
 def maybe_start(deps: Deps, ds: DatasetSpec, batch: str, codes: tuple[str, ...], now: datetime) -> Retrain | None:

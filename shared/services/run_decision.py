@@ -3,7 +3,6 @@ Power BI or hold it (the circuit breaker). Called once per run by the ``pipeline
 
 from __future__ import annotations
 
-import posixpath
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +11,8 @@ from shared.core.events import PipelineEvent
 from shared.core.models import Alert, Link, PipelineRun, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import NotFound
-from shared.services import refresh, run_durations, run_failures
+from shared.services import batch_guard, refresh, run_durations, run_failures
 from shared.services.deps import Deps
-from shared.services.ledgers import Ledgers
 
 
 class VerdictPending(Exception):
@@ -27,25 +25,6 @@ def dataset_for(deps: Deps, pipeline: str, batch_id: str) -> DatasetSpec | None:
         if batch_id.startswith(f"{ds.name}:"):
             return ds
     return candidates[0] if len(candidates) == 1 else None
-
-
-def _outputs_seen(deps: Deps, ds: DatasetSpec, key: str) -> batch_outputs.OutputsSeen:
-    """The batch's output files as they are now (one listing) and the verdicts of those judged."""
-    assert ds.output is not None
-    out = ds.output
-    root = f"{out.base}{key}/"
-    files, newest, marker_seen = [], None, False
-    for blob in deps.data.list_blobs(out.container, root):
-        relative = blob.name[len(out.base):]
-        basename = posixpath.basename(blob.name)
-        if out.batch.marker and blob.name == root + out.batch.marker:
-            marker_seen = True
-        elif not relative.startswith(out.reports_prefix.strip("/") + "/") and not basename.startswith(("_", ".")):
-            files.append(blob.name)
-            newest = blob.last_modified if newest is None or blob.last_modified > newest else newest
-    found = Ledgers.of(deps).verdicts.find(ds.name, key)
-    return batch_outputs.OutputsSeen(tuple(sorted(files)), dict(found.files) if found else {}, out.batch.marker,
-                                     marker_seen, newest)
 
 
 def verify(deps: Deps, event: PipelineEvent,
@@ -119,7 +98,9 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
                                    "rows_skipped": str(copy.rows_skipped)}, links=links))
     verdict, outputs_detail = None, ""
     if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
-        outputs = batch_outputs.judge_outputs(_outputs_seen(deps, ds, batch_id.split(":", 1)[1]),
+        key = batch_id.split(":", 1)[1]
+        batch_guard.settle(deps, ds, key, now)   # a quiet-period batch is complete once time has passed
+        outputs = batch_outputs.judge_outputs(batch_guard.outputs_seen(deps, ds, key),
                                               ds.output.batch.quiet_period, now)
         if not outputs.ready and now < verdict_deadline:
             raise VerdictPending

@@ -17,6 +17,7 @@ def test_the_demo_story_plays_as_designed(capsys: pytest.CaptureFixture[str]) ->
                  "metrics recorded (customMetrics in Azure): autopilot.output.rows",
                  "drift started the retraining pipeline retrain_scores once",
                  "batch verdict pass over 3 files",
+                 "history keeps one observation of 180 rows for it, not one per part",
                  "run_failed reached Teams with a link to the Databricks notebook run",
                  "outputs fail: 1/1 files judged; failing: scores-"):
         assert step in out

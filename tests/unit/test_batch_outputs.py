@@ -53,3 +53,14 @@ def test_a_batch_with_no_files_yet_is_not_ready() -> None:
     verdict = judge_outputs(OutputsSeen((), {}), timedelta(0), NOW)
 
     assert (verdict.ready, verdict.reason) == (False, "no output files for the batch yet")
+
+
+def test_a_batched_dataset_waits_for_its_batch_judgement_and_that_judgement_counts() -> None:
+    judged = dict.fromkeys(FILES, "pass")
+
+    waiting = judge_outputs(seen(judged, batched=True), timedelta(0), NOW)
+    held = judge_outputs(seen(judged, batched=True, batch_status="warn",
+                              batch_reason="Row count is 300, outside the normal range"), timedelta(0), NOW)
+
+    assert not waiting.ready and "not judged as one yet" in waiting.reason
+    assert (held.ready, held.status) == (True, "warn") and "Row count" in held.reason

@@ -87,15 +87,14 @@ def test_the_drift_alert_says_which_retraining_run_was_started_or_why_not() -> N
     from datetime import UTC, datetime
 
     from shared.core.models import Alert, Severity
-    from shared.services.output_guard import _with_retraining
 
     alert = Alert("scores", "output_warning", Severity.WARN, "scores/2026/11/21/a.csv: score drifted",
                   datetime(2026, 11, 21, tzinfo=UTC))
 
-    [started] = _with_retraining(retraining.Retrain("retrain_model", "run-7"), [alert])
-    [failed] = _with_retraining(retraining.Retrain("retrain_model", error="503"), [alert])
+    [started] = retraining.announced(retraining.Retrain("retrain_model", "run-7"), [alert])
+    [failed] = retraining.announced(retraining.Retrain("retrain_model", error="503"), [alert])
 
     assert started.message.endswith("Retraining pipeline retrain_model started (run run-7).")
     assert started.facts["retrain_run"] == "run-7"
     assert failed.message.endswith("could not be started: 503") and failed.facts["retrain_run"] == "not started"
-    assert _with_retraining(None, [alert]) == [alert]
+    assert retraining.announced(None, [alert]) == [alert]

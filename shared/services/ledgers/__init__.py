@@ -18,6 +18,7 @@ from shared.services.ledgers.deliveries import Attempt, EpisodeRecord
 from shared.services.ledgers.digest import Parked
 from shared.services.ledgers.events import Events
 from shared.services.ledgers.history import History
+from shared.services.ledgers.parts import BatchJudged, Parts
 from shared.services.ledgers.receipts import Receipts
 from shared.services.ledgers.refreshes import PendingRefresh, Requested
 from shared.services.ledgers.runs import Runs
@@ -64,6 +65,15 @@ class Ledgers:
     @property
     def history(self) -> History:
         return History(self.state, self.tables.history)
+
+    @property
+    def parts(self) -> Parts:
+        """Parts of batched outputs (kept in the history table)."""
+        return Parts(self.state, self.tables.history)
+
+    @property
+    def batch_judgements(self) -> Table[BatchJudged]:
+        return Table(self.state, self.tables.history, BatchJudged)
 
     @property
     def receipts(self) -> Receipts:

@@ -19,19 +19,22 @@ class Verdict:
     batch: str
     files: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))   # blob name → status
     status: str = "pass"
+    batch_status: str = ""      # the batch judged as one (batched datasets), "" until then
+    batch_reason: str = ""      # what that judgement found wrong
     etag: str | None = field(default=None, compare=False)
 
     def to_row(self, table: str) -> Entity:
-        return Entity(table, self.dataset, row_key(self.batch), {
-            "batch": self.batch, "files": json.dumps(dict(self.files), sort_keys=True), "status": self.status},
-            self.etag)
+        data = {"batch": self.batch, "files": json.dumps(dict(self.files), sort_keys=True), "status": self.status}
+        if self.batch_status:   # written only once made, as rows of unbatched datasets never have them
+            data |= {"batch_status": self.batch_status, "batch_reason": self.batch_reason}
+        return Entity(table, self.dataset, row_key(self.batch), data, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> Verdict:
         d = entity.data
         files = MappingProxyType(json.loads(d.get("files", "{}")))
         return cls(entity.partition, str(d.get("batch") or unkey(entity.row)), files, str(d.get("status", "pass")),
-                   entity.etag)
+                   str(d.get("batch_status", "")), str(d.get("batch_reason", "")), entity.etag)
 
 
 class Verdicts(Table[Verdict]):
