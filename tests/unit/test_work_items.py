@@ -187,3 +187,15 @@ def test_a_wrong_devops_route_is_a_config_problem_naming_the_field(devops: dict[
 
         problems = check(config)
     assert [p.where() for p in problems] == [f"datasets[0].alerts.devops.{field}"]
+
+
+def test_a_devops_block_in_yaml_is_read_and_a_wrong_type_is_named_with_its_line() -> None:
+    from shared.config import parse_pipelines
+    from shared.errors import ConfigError
+
+    text = ("version: 1\ndatasets:\n  - name: scores\n    alerts:\n      devops:\n        organization: contoso\n"
+            "        project: Data Platform\n        type: {kind}\n        area_path: Data Platform\\ML\n")
+    route = parse_pipelines(text.format(kind="Task"), "p.yaml").datasets[0].alerts.devops
+    assert route is not None and route.area_path == "Data Platform\\ML" and route.state_on_resolve == "Done"
+    with pytest.raises(ConfigError, match=r"p\.yaml:8: datasets\[0\]\.alerts\.devops\.type"):
+        parse_pipelines(text.format(kind="Epic"), "p.yaml")
