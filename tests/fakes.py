@@ -229,6 +229,7 @@ class MemoryWorkItems:
         self.fail_next: list[Exception] = []
         self.lose_answer_next = 0
         self.crash_after_create = 0
+        self.before_create: Callable[[], None] | None = None   # runs once, inside the next create
         self._ids = itertools.count(1)
 
     def _gate(self, call: str) -> None:
@@ -246,6 +247,9 @@ class MemoryWorkItems:
     def create(self, organization: str, project: str, work_item_type: str,
                document: Sequence[Mapping[str, Any]]) -> int:
         self._gate("create")
+        if self.before_create is not None:
+            hook, self.before_create = self.before_create, None
+            hook()
         item = next(self._ids)
         fields = {op["path"].removeprefix("/fields/"): op["value"] for op in document}
         fields.setdefault("System.State", "New")

@@ -94,12 +94,13 @@ def _earlier_attempts(ledgers: Ledgers, alert: Alert) -> dict[str, str]:
     return {row.channel: row.status for row in ledgers.attempts.query(alert.fingerprint, prefix, prefix + "~")}
 
 
-def _send(deps: Deps, channel: str, alert: Alert, recipients: tuple[str, ...], routes: AlertRoutes) -> str:
+def _send(deps: Deps, channel: str, alert: Alert, recipients: tuple[str, ...], routes: AlertRoutes,
+          now: datetime) -> str:
     """Deliver the alert on one channel; returns a detail for the ledger. Raises ExternalError."""
     if channel == "devops":
         if routes.devops is None:
             raise DeliveryFailed("the dataset has no alerts.devops route")
-        return work_items.deliver(deps, alert, routes.devops, _instance(alert))
+        return work_items.deliver(deps, alert, routes.devops, _instance(alert), now)
     notifier = deps.notifiers.get(channel)
     if notifier is None:
         raise DeliveryFailed(f"channel {channel} is not configured")
@@ -144,7 +145,7 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
             outcome.digested.append(channel)
             continue
         try:
-            detail = _send(deps, channel, alert, decision.recipients, routes)
+            detail = _send(deps, channel, alert, decision.recipients, routes, now)
         except ExternalError as exc:
             health[channel] = note_send(health[channel], now, False, policy)
             _save_health(ledgers, channel, health[channel])

@@ -12,7 +12,7 @@ from shared.core.dispatch import DispatchPolicy
 from shared.core.models import Alert, Link, Severity
 from shared.core.spec import PipelinesConfig
 from shared.core.typed import coerce
-from shared.services import alert_dispatcher
+from shared.services import alert_dispatcher, work_items
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.work_items import WORK_ITEM
@@ -199,3 +199,55 @@ def test_a_devops_block_in_yaml_is_read_and_a_wrong_type_is_named_with_its_line(
     assert route is not None and route.area_path == "Data Platform\\ML" and route.state_on_resolve == "Done"
     with pytest.raises(ConfigError, match=r"p\.yaml:8: datasets\[0\]\.alerts\.devops\.type"):
         parse_pipelines(text.format(kind="Epic"), "p.yaml")
+
+
+def test_a_second_alert_of_an_episode_waits_for_the_first_ones_work_item_then_comments() -> None:
+    world = World()
+    world.deps = replace_dispatch(world.deps, cooldown_minutes=0)
+    first = world.alert(message="first")
+    world.boards.crash_after_create = 1           # the first alert's worker dies after creating
+    with pytest.raises(RuntimeError):
+        world.send(first)
+    world.clock.advance(minutes=1)
+    second = world.alert(message="second")
+    with pytest.raises(alert_dispatcher.DeliveryFailed):
+        world.send(second)                        # the episode's item is being created: wait for it
+    world.send(first, attempt=2)                  # the first one's retry finds its item by the tag
+    world.send(second, attempt=2)
+    assert list(world.boards.items) == [1] and len(world.boards.comments[1]) == 1
+    assert "second" in world.boards.comments[1][0]
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over_after_a_while() -> None:
+    world = World()
+    world.deps = replace_dispatch(world.deps, cooldown_minutes=0)
+    world.boards.fail_next = [RuntimeError("the worker died after claiming")]
+    with pytest.raises(RuntimeError):
+        world.send(world.alert(message="first"))
+    world.clock.advance(minutes=6)
+    world.send(world.alert(message="second"))
+    assert list(world.boards.items) == [1]
+    assert "second" in world.boards.items[1]["fields"]["System.Description"]
+
+
+def test_a_recovery_while_the_item_is_being_created_still_resolves_it() -> None:
+    world = World()
+
+    route = world.deps.config.datasets[0].alerts.devops
+    assert route is not None
+    # The dispatcher sends a recovery only after its episode was delivered; the service holds on its own.
+    recovery = world.alert(severity=Severity.INFO, resolves=True, code="output_recovered")
+
+    def recover() -> None:
+        work_items.deliver(world.deps, recovery, route, "recovery", world.clock.now())
+
+    world.boards.before_create = recover
+    work_items.deliver(world.deps, world.alert(), route, "first", world.clock.now())
+    assert list(world.boards.items) == [1] and world.boards.state(1) == "Resolved"
+
+
+def replace_dispatch(deps: Deps, cooldown_minutes: int) -> Deps:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    return replace(deps, dispatch=replace(deps.dispatch, cooldown=timedelta(minutes=cooldown_minutes)))
