@@ -1,4 +1,4 @@
-"""The whole sandbox in one object: Azurite, the ADF, Power BI and Teams emulators, an SMTP sink, and
+"""The whole sandbox in one object: Azurite, the ADF, Power BI, Teams and Azure DevOps emulators, an SMTP sink, and
 the local Functions host running ``function_app.app``. Used by ``make demo``, the end-to-end tests
 and the benchmarks; ``python -m sandbox.stack`` (``make up``) runs it until Ctrl-C (see sandbox.up).
 """
@@ -43,6 +43,7 @@ class Stack:
         from sandbox import metrics
         from sandbox.adf_emulator import ADFEmulator
         from sandbox.azurite import Azurite
+        from sandbox.devops_emulator import DevOpsEmulator
         from sandbox.host import LocalHost
         from sandbox.powerbi_emulator import PowerBIEmulator
         from sandbox.smtp_sink import SmtpSink
@@ -58,12 +59,14 @@ class Stack:
         self.powerbi = self._stack.enter_context(PowerBIEmulator())
         self.teams = self._stack.enter_context(TeamsSink())
         self.smtp = self._stack.enter_context(SmtpSink())
+        # Work items for datasets whose alerts.devops names organization contoso, project "Data Platform".
+        self.devops = self._stack.enter_context(DevOpsEmulator(organization="contoso", project="Data Platform"))
         self.settings = app_settings(
             conn, self.pipelines_config, (self.adf.subscription_id, self.adf.resource_group, self.adf.factory_name),
             self.adf.url, self.powerbi.base_url,
             TEAMS_WEBHOOK_URL=self.teams.url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.smtp.port),
             SMTP_SENDER="autopilot@example.com", SMTP_TLS="auto", ALERT_EMAIL_TO="oncall@example.com",
-            VERDICT_WAIT=self.verdict_wait, **self.extra_settings)
+            VERDICT_WAIT=self.verdict_wait, DEVOPS_API_URL=self.devops.url, **self.extra_settings)
         metrics.install()   # before the app records anything: its metrics are read back by self.metrics()
         self.deps = bootstrap.build_deps(self.settings)
         self.blobs = AzureBlobStore(StorageTarget(connection_string=conn))

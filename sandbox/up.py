@@ -1,6 +1,6 @@
 """``make up`` / ``python -m sandbox.stack``: the whole sandbox for interactive use, until Ctrl-C.
 
-Starts the Stack (Azurite, the ADF / Power BI / Teams emulators, the SMTP sink and the local host
+Starts the Stack (Azurite, the ADF / Power BI / Teams / Azure DevOps emulators, the SMTP sink and the local host
 running ``function_app.app``), prints on stdout how to reach each piece and a command that lands an
 upstream batch, then logs what the app does on stderr. SIGINT or SIGTERM stops everything; exit 0.
 """
@@ -125,6 +125,8 @@ subscription {SUBSCRIPTION_ID}):
   Power BI          {stack.powerbi.base_url}    refreshes: http://127.0.0.1:{stack.powerbi.port}/_emulator/refreshes
   Teams webhook     http://127.0.0.1:{stack.teams.port}    cards received: http://127.0.0.1:{stack.teams.port}/_sink/messages
   SMTP sink         127.0.0.1:{stack.smtp.port}    mails show in the log below as "alert sent ... channel=email"
+  Azure DevOps      {stack.devops.url}    work items: {stack.devops.url}/_devops/items
+                    (for alerts.devops with organization contoso, project "Data Platform")
 
 {_land_section(stack, python)}
   curl -s {stack.adf.url}/_emulator/runs

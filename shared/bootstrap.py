@@ -122,8 +122,14 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         durations = LogAnalyticsDurations(settings.log_analytics_workspace, client_id=settings.client_id,
                                           endpoint=settings.log_analytics_endpoint)
     notifiers = _notifiers(settings)
+    from shared.adapters.devops import DevOpsWorkItems
+
+    devops_api = settings.devops_api_url
+    work_items = DevOpsWorkItems(base_url=devops_api, client_id=settings.client_id,
+                                 token_provider=(lambda: "sandbox-token") if _is_loopback(devops_api) else None)
     policy = DispatchPolicy(cooldown=settings.channels.cooldown, default_email=settings.channels.email_to,
-                            teams_configured="teams" in notifiers, email_configured="email" in notifiers)
+                            teams_configured="teams" in notifiers, email_configured="email" in notifiers,
+                            devops_configured=True)
     return Deps(
         config=pipelines,
         clock=SystemClock(),
@@ -145,6 +151,7 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         token_verifier=_token_verifier(settings),
         events_queue=StorageQueue(settings.app_storage, app_settings.EVENTS_QUEUE),
         metrics=telemetry.OpenTelemetryMetrics(),
+        work_items=work_items,
     ), live
 
 

@@ -194,3 +194,26 @@ class Metrics(Protocol):
 
     def record(self, points: Sequence[MetricPoint]) -> None:
         ...
+
+
+class WorkItems(Protocol):
+    """Azure DevOps work items (the ``devops`` alert channel). Raises Throttled, Unavailable, Rejected
+    (4xx: a wrong project, type, area path or state; the identity lacks access) or Unauthenticated."""
+
+    def find_by_tag(self, organization: str, project: str, tag: str) -> list[int]:
+        """Ids of the project's work items carrying ``tag``, oldest first."""
+        ...
+
+    def create(self, organization: str, project: str, work_item_type: str,
+               document: Sequence[Mapping[str, Any]]) -> int:
+        """Create a work item from a JSON Patch document; returns its id. Never repeated after a
+        request that may have reached the service (the caller finds the item by its tag instead)."""
+        ...
+
+    def comment(self, organization: str, project: str, work_item_id: int, text: str) -> None:
+        ...
+
+    def update(self, organization: str, project: str, work_item_id: int,
+               document: Sequence[Mapping[str, Any]]) -> None:
+        """Apply a JSON Patch document (e.g. a new System.State)."""
+        ...

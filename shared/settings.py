@@ -103,6 +103,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "resource accepts only Entra ID ingestion."),
     SettingSpec("STATE_TABLE_PREFIX", "Prefix of the Table Storage tables holding state.",
                 default="autopilot", infra=False),
+    SettingSpec("DEVOPS_API_URL", "Azure DevOps REST base URL for the devops alert channel (work items; the "
+                "sandbox points it at its emulator).", default="https://dev.azure.com", infra=False),
     SettingSpec("CLAIM_TIMEOUT", "How long a batch claim without a run id is left to its tick before "
                 "another tick reconciles it with ADF. Must be longer than a tick may spend starting one run "
                 "with the adapter's retries (11 minutes with the defaults); a shorter one is a config error.",
@@ -147,6 +149,7 @@ class Settings:
     log_analytics_endpoint: str = "https://api.loganalytics.io"
     appinsights_connection_string: str | None = None
     appinsights_entra_auth: bool = False
+    devops_api_url: str = "https://dev.azure.com"
 
 
 def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
@@ -210,6 +213,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if workspace and not _GUID.match(workspace):
         problems.append(f"LOG_ANALYTICS_WORKSPACE_ID: {workspace!r} is not a workspace id (a GUID, the "
                         "workspace's customer id)")
+    devops_api = get("DEVOPS_API_URL").rstrip("/")
+    if not (devops_api.startswith("https://") or devops_api.startswith(("http://127.0.0.1", "http://localhost"))):
+        problems.append("DEVOPS_API_URL: must be an https:// URL (plain http only for a local emulator)")
     if problems:
         raise ConfigError(problems, "app settings")
     assert app_storage is not None and data_storage is not None and schedule is not None
@@ -217,7 +223,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                     prefix, claim_timeout, get("OUTPUT_CONTAINER"), followup, channels, powerbi,
                     workspace or None, webhook_auth, verdict_wait, get("LOG_ANALYTICS_ENDPOINT").rstrip("/"),
                     env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None,
-                    "Authorization=AAD" in env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""))
+                    "Authorization=AAD" in env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""),
+                    devops_api)
 
 
 def _configured(value: str | None) -> str | None:

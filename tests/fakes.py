@@ -214,3 +214,68 @@ class RecordingMetrics:
 
     def values(self, name: str) -> list[tuple[float, dict[str, str]]]:
         return [(p.value, dict(p.dimensions)) for p in self.points if p.name == name]
+
+
+class MemoryWorkItems:
+    """Azure DevOps work items in memory (the WorkItems port). Knobs: ``down`` (every call 503),
+    ``fail_next`` (errors for the next calls), ``lose_answer_next`` (create the item, then answer 500),
+    ``crash_after_create`` (create the item, then raise as a worker that died would)."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, list[str]] = {}
+        self.calls: list[str] = []
+        self.down = False
+        self.fail_next: list[Exception] = []
+        self.lose_answer_next = 0
+        self.crash_after_create = 0
+        self.before_create: Callable[[], None] | None = None   # runs once, inside the next create
+        self._ids = itertools.count(1)
+
+    def _gate(self, call: str) -> None:
+        self.calls.append(call)
+        if self.down:
+            raise Unavailable("Azure DevOps is down", status=503)
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+
+    def find_by_tag(self, organization: str, project: str, tag: str) -> list[int]:
+        self._gate("find")
+        return sorted(i for i, item in self.items.items() if (item["organization"], item["project"]) ==
+                      (organization, project) and tag in [t.strip() for t in item["fields"]["System.Tags"].split(";")])
+
+    def create(self, organization: str, project: str, work_item_type: str,
+               document: Sequence[Mapping[str, Any]]) -> int:
+        self._gate("create")
+        if self.before_create is not None:
+            hook, self.before_create = self.before_create, None
+            hook()
+        item = next(self._ids)
+        fields = {op["path"].removeprefix("/fields/"): op["value"] for op in document}
+        fields.setdefault("System.State", "New")
+        self.items[item] = {"organization": organization, "project": project, "type": work_item_type,
+                            "fields": fields}
+        if self.lose_answer_next:
+            self.lose_answer_next -= 1
+            raise Unavailable("500 after the work item was created", status=500)
+        if self.crash_after_create:
+            self.crash_after_create -= 1
+            raise RuntimeError("the worker died after creating the work item")
+        return item
+
+    def comment(self, organization: str, project: str, work_item_id: int, text: str) -> None:
+        self._gate("comment")
+        if work_item_id not in self.items:
+            raise NotFound(f"work item {work_item_id}")
+        self.comments.setdefault(work_item_id, []).append(text)
+
+    def update(self, organization: str, project: str, work_item_id: int,
+               document: Sequence[Mapping[str, Any]]) -> None:
+        self._gate("update")
+        if work_item_id not in self.items:
+            raise NotFound(f"work item {work_item_id}")
+        for op in document:
+            self.items[work_item_id]["fields"][op["path"].removeprefix("/fields/")] = op["value"]
+
+    def state(self, work_item_id: int) -> str:
+        return str(self.items[work_item_id]["fields"]["System.State"])

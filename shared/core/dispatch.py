@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from shared.core.models import Alert, Severity
 from shared.core.spec import AlertRoutes
 
-CHANNELS = ("teams", "email")
+CHANNELS = ("teams", "email", "devops")
+MESSAGE_CHANNELS = ("teams", "email")     # take digests and fallbacks; a work item is per episode, never a fallback
 NO_CHANNEL = "no channel is configured for this dataset"
 
 
@@ -26,6 +27,7 @@ class DispatchPolicy:
     default_email: tuple[str, ...] = ()
     teams_configured: bool = False
     email_configured: bool = False
+    devops_configured: bool = False              # the work items client exists (routes name the project)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ def channels_for(alert: Alert, routes: AlertRoutes, policy: DispatchPolicy) -> t
         chosen.append("teams")
     if recipients and policy.email_configured:
         chosen.append("email")
+    if routes.devops is not None and policy.devops_configured and (
+            alert.resolves or Severity(alert.severity).rank >= Severity(routes.devops.min_severity).rank):
+        chosen.append("devops")
     return tuple(chosen), tuple(recipients)
 
 
@@ -119,16 +124,17 @@ def should_digest(health: ChannelHealth, policy: DispatchPolicy, now: datetime) 
 def with_fallback(channels: Sequence[str], health: dict[str, ChannelHealth], policy: DispatchPolicy,
                   dequeue_count: int, recipients: Sequence[str], now: datetime,
                   failed_before: frozenset[str] = frozenset()) -> tuple[str, ...]:
-    """Swap a channel that keeps failing (or that failed this message repeatedly) for the other one,
-    when the other one can take it (Teams configured; email configured with recipients). A bypassed
-    channel is probed again after ``probe_after``, so it comes back when it recovers."""
+    """Swap a channel that keeps failing (or that failed this message repeatedly) for a message channel
+    that can take it (Teams configured; email configured with recipients): Teams ↔ email, and work
+    items → Teams, else email. A bypassed channel is probed again after ``probe_after``, so it comes
+    back when it recovers."""
     usable = {"teams": policy.teams_configured, "email": policy.email_configured and bool(recipients)}
     out: list[str] = []
     for channel in channels:
         failing = health.get(channel, ChannelHealth()).bypassed(policy, now) or (
             channel in failed_before and dequeue_count > policy.fallback_after)
-        other = next(c for c in CHANNELS if c != channel)
-        chosen = other if failing and usable[other] else channel
+        other = next((c for c in MESSAGE_CHANNELS if c != channel and usable[c]), channel)
+        chosen = other if failing else channel
         if chosen not in out:
             out.append(chosen)
     return tuple(out)

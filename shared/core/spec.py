@@ -218,10 +218,29 @@ class PowerBIDataset:
 
 
 @dataclass(frozen=True)
+class DevOpsRoute:
+    """Azure DevOps work items as an alert channel: one work item per alert episode, a comment when
+    the alert repeats, ``resolved_state`` when its "recovered" follow-up arrives."""
+
+    organization: str
+    project: str
+    type: Literal["Bug", "Issue", "Task"] = "Bug"
+    area_path: str = ""                 # empty: the project's default area
+    min_severity: Literal["info", "warn", "fail"] = "fail"
+    resolved_state: str = ""            # empty: Resolved for a Bug, Done for an Issue or a Task
+    tags: tuple[str, ...] = ()          # added to the work item besides the episode's own tag
+
+    @property
+    def state_on_resolve(self) -> str:
+        return self.resolved_state or ("Resolved" if self.type == "Bug" else "Done")
+
+
+@dataclass(frozen=True)
 class AlertRoutes:
     teams: bool = True
     email: tuple[str, ...] = ()
     min_severity: Literal["info", "warn", "fail"] = "warn"
+    devops: DevOpsRoute | None = None
 
 
 @dataclass(frozen=True)
@@ -290,6 +309,8 @@ def check(config: PipelinesConfig) -> list[Problem]:
             if ds.upstream is None:
                 problems.append(Problem((*at, "pipeline"), "a pipeline needs an upstream block to "
                                         "know which batches to run"))
+        if ds.alerts.devops is not None:
+            problems += _check_devops(ds.alerts.devops, (*at, "alerts", "devops"))
         if ds.output is not None:
             problems += _check_staleness(ds.output.staleness, (*at, "output", "staleness"))
             problems += check_contract(ds.output.contract, (*at, "output", "contract"))
@@ -365,4 +386,17 @@ def _check_pipeline(spec: PipelineSpec, at: Path) -> list[Problem]:
                            "be matched to batches after a crash (e.g. batchId: '{batch_id}')"))
     if spec.concurrency.max_runs < 1:
         out.append(Problem((*at, "concurrency", "max_runs"), "must be 1 or more"))
+    return out
+
+
+def _check_devops(route: DevOpsRoute, at: Path) -> list[Problem]:
+    """Names that go into a URL path or a work item field: a slip here fails every delivery later."""
+    out = []
+    if not route.organization or not all(c.isalnum() or c in "-_." for c in route.organization):
+        out.append(Problem((*at, "organization"), f"{route.organization!r} is not an Azure DevOps organization "
+                           "name (letters, digits, - _ .; the part after https://dev.azure.com/)"))
+    if not route.project.strip() or any(c in route.project for c in "/\\?#%&*:<>|\"+"):
+        out.append(Problem((*at, "project"), f"{route.project!r} is not an Azure DevOps project name"))
+    if any(";" in t or not t.strip() for t in route.tags):
+        out.append(Problem((*at, "tags"), "a tag may not be empty or contain ';'"))
     return out

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from shared.core import render
 from shared.core.dispatch import (
+    MESSAGE_CHANNELS,
     NO_CHANNEL,
     ChannelHealth,
     Decision,
@@ -28,6 +29,7 @@ from shared.core.dispatch import (
 from shared.core.models import Alert, Severity
 from shared.core.spec import AlertRoutes
 from shared.errors import ExternalError
+from shared.services import work_items
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.channels import HEALTH, ChannelRecord
@@ -92,6 +94,20 @@ def _earlier_attempts(ledgers: Ledgers, alert: Alert) -> dict[str, str]:
     return {row.channel: row.status for row in ledgers.attempts.query(alert.fingerprint, prefix, prefix + "~")}
 
 
+def _send(deps: Deps, channel: str, alert: Alert, recipients: tuple[str, ...], routes: AlertRoutes,
+          now: datetime) -> str:
+    """Deliver the alert on one channel; returns a detail for the ledger. Raises ExternalError."""
+    if channel == "devops":
+        if routes.devops is None:
+            raise DeliveryFailed("the dataset has no alerts.devops route")
+        return work_items.deliver(deps, alert, routes.devops, _instance(alert), now)
+    notifier = deps.notifiers.get(channel)
+    if notifier is None:
+        raise DeliveryFailed(f"channel {channel} is not configured")
+    notifier.send(render.message_for(channel, [alert], recipients))
+    return ""
+
+
 def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> DispatchOutcome:
     """Deliver one alert from the queue. Raises ValueError for a malformed message (it goes to the
     poison queue, which is watched) and DeliveryFailed when a channel must be retried."""
@@ -114,7 +130,7 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
         else:
             log.info("alert suppressed", extra={**fields, "reason": decision.reason})
         return outcome
-    health = {c: channel_health(deps, c) for c in ("teams", "email")}
+    health = {c: channel_health(deps, c) for c in dict.fromkeys((*MESSAGE_CHANNELS, *decision.channels))}
     earlier = _earlier_attempts(ledgers, alert)
     failed_before = frozenset(c for c in decision.channels if earlier.get(c) == "failed")
     for channel in with_fallback(decision.channels, health, policy, dequeue_count, decision.recipients, now,
@@ -122,16 +138,14 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
         if earlier.get(channel) in ("sent", "digested"):
             outcome.sent.append(channel)
             continue
-        if not alert.resolves and alert.severity is not Severity.FAIL and should_digest(health[channel], policy, now):
+        if not alert.resolves and alert.severity is not Severity.FAIL and channel in MESSAGE_CHANNELS \
+                and should_digest(health[channel], policy, now):
             ledgers.digest.upsert(Parked.of(channel, alert, decision.recipients, now))
             _record(ledgers, alert, channel, "digested")
             outcome.digested.append(channel)
             continue
-        notifier = deps.notifiers.get(channel)
         try:
-            if notifier is None:
-                raise DeliveryFailed(f"channel {channel} is not configured")
-            notifier.send(render.message_for(channel, [alert], decision.recipients))
+            detail = _send(deps, channel, alert, decision.recipients, routes, now)
         except ExternalError as exc:
             health[channel] = note_send(health[channel], now, False, policy)
             _save_health(ledgers, channel, health[channel])
@@ -142,7 +156,7 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
             continue
         health[channel] = note_send(health[channel], now, True, policy)
         _save_health(ledgers, channel, health[channel])
-        _record(ledgers, alert, channel, "sent")
+        _record(ledgers, alert, channel, "sent", detail)
         outcome.sent.append(channel)
         log.info("alert sent", extra={**fields, "channel": channel, "reason": decision.reason})
     if outcome.failed:

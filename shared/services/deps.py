@@ -23,6 +23,7 @@ from shared.ports import (
     Profiler,
     StateStore,
     TokenVerifier,
+    WorkItems,
     WorkQueue,
 )
 
@@ -114,3 +115,4 @@ class Deps:
     events_queue: WorkQueue | None = None                 # pipeline events waiting for a decision
     cache: dict[str, Any] = field(default_factory=dict)   # per-worker memo (e.g. learned duration bands)
     metrics: Metrics | None = None                        # validation and run numbers for Azure Monitor
+    work_items: WorkItems | None = None                   # Azure DevOps work items (the devops channel)

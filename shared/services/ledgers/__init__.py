@@ -25,6 +25,7 @@ from shared.services.ledgers.runs import Runs
 from shared.services.ledgers.table import Table
 from shared.services.ledgers.verdicts import Verdicts
 from shared.services.ledgers.watch import Arrivals, FailedRunsLook, WatcherTick
+from shared.services.ledgers.work_items import WorkItemRecord
 
 
 @dataclass(frozen=True)
@@ -110,3 +111,7 @@ class Ledgers:
     @property
     def pending_refreshes(self) -> Table[PendingRefresh]:
         return Table(self.state, self.tables.refreshes, PendingRefresh)
+
+    @property
+    def work_items(self) -> Table[WorkItemRecord]:
+        return Table(self.state, self.tables.deliveries, WorkItemRecord)
