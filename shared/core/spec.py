@@ -181,9 +181,8 @@ class Contract:
 
 @dataclass(frozen=True)
 class OutputBatchRule:
-    """When an output batch (a partition folder) is complete, for the circuit breaker: every file the
-    pipeline wrote is there. Spark and Databricks write ``_SUCCESS`` last; without a marker, a quiet
-    period after the newest file. Either way the breaker also waits until every file is judged."""
+    """When an output batch (a partition folder) is complete: Spark writes ``_SUCCESS`` last; without
+    a marker, a quiet period after the newest file. The breaker also waits until every file is judged."""
 
     marker: str | None = None           # e.g. _SUCCESS at the batch root
     quiet_period: Duration = field(default_factory=Duration)
@@ -219,8 +218,7 @@ class PowerBIDataset:
 
 @dataclass(frozen=True)
 class DevOpsRoute:
-    """Azure DevOps work items as an alert channel: one work item per alert episode, a comment when
-    the alert repeats, ``resolved_state`` when its "recovered" follow-up arrives."""
+    """Work items as an alert channel: one per episode, a comment on a repeat, resolved on recovery."""
 
     organization: str
     project: str
