@@ -78,7 +78,7 @@ def settle(deps: Deps, ds: DatasetSpec, key: str, now: datetime) -> BatchJudgeme
         return None
     ledgers = Ledgers.of(deps)
     made = ledgers.batch_judgements.get(f"{ds.name}|batch", _row(key))
-    if made is not None:   # judged before, its verdict perhaps not written: write it, alert nothing
+    if made is not None and made.alerted:   # judged before, its verdict perhaps not written: write it
         _record_status(ledgers, ds.name, key, made.status, made.reason)
         return None
     records = {r.name: r for r in ledgers.parts.of_batch(ds.name, key)}
@@ -87,18 +87,26 @@ def settle(deps: Deps, ds: DatasetSpec, key: str, now: datetime) -> BatchJudgeme
              Part(name, seen.judged[name], message="not profiled (it could not be validated)")
              for name in seen.files]
     newest = max((p.observation.ts for p in parts if p.observation is not None), default=now)
-    past = past_observations(ledgers, ds.name, newest)
+    past = [o for o in past_observations(ledgers, ds.name, newest) if o.name != f"batch:{key}"]
     judged = judge_batch(ds.name, out.contract, out.container, key, parts, past, now)
-    try:
-        ledgers.batch_judgements.insert(BatchJudged(ds.name, key, judged.status, judged.codes, judged.reason))
-    except Conflict:
-        return None   # judged at the same moment by another invocation
+    if made is None:
+        try:
+            made = ledgers.batch_judgements.insert(BatchJudged(ds.name, key, judged.status, judged.codes,
+                                                               judged.reason, alerted=False))
+        except Conflict:
+            return None   # judged at the same moment by another invocation
+    # Claimed but not yet alerted: this invocation, or a retry of one that died before its alerts were on
+    # the queue (the dispatcher drops a second copy of an alert it already has, by fingerprint).
     if judged.observation is not None:
         ledgers.history.upsert(HistoryRecord.of(judged.observation, f"batch:{key}", ""))
-    _record_status(ledgers, ds.name, key, judged.status, judged.reason)
     started = retraining.maybe_start(deps, ds, key, judged.codes, now)
     for alert in retraining.announced(started, judged.alerts):
         deps.alerts.emit(alert)
+    try:
+        ledgers.batch_judgements.replace(replace(made, alerted=True))
+    except Conflict:
+        pass      # another retry marked it first
+    _record_status(ledgers, ds.name, key, judged.status, judged.reason)   # last: the breaker waits for it
     return judged
 
 

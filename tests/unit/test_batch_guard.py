@@ -109,3 +109,39 @@ def test_a_dataset_without_output_batch_keeps_one_observation_and_alert_per_file
     land(deps, "part-0.csv", csv(50))
     land(deps, "part-1.csv", b"id,score\n")
     assert len(observations(deps)) == 2 and len(deps.alerts.alerts) == 1  # type: ignore[attr-defined]
+
+
+class FailingOnceSink(ListAlertSink):
+    """The alert queue is unreachable for the first alert (the invocation dies there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def emit(self, alert: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("queue unreachable")
+        super().emit(alert)
+
+
+def test_a_batch_claimed_by_an_invocation_that_died_before_alerting_is_alerted_by_the_retry() -> None:
+    deps = world({"marker": "_SUCCESS"})
+    deps = Deps(deps.config, deps.clock, deps.data, deps.state, None, FailingOnceSink(), profiler=deps.profiler)
+    for i in range(2):
+        land(deps, f"part-{i}.csv", csv(50))
+    land(deps, "part-2.csv", b"id,score\n")
+    try:
+        land(deps, "_SUCCESS", b"")
+    except ConnectionError:
+        pass                                                 # the host retries the marker's invocation
+    verdict = Ledgers.of(deps).verdicts.find("scores", KEY)
+    assert verdict is not None and verdict.batch_status == ""   # the breaker still waits
+
+    retried = output_guard.validate_blob(deps, "outputs", f"scores/{KEY}/_SUCCESS", deps.clock.now())
+    again = output_guard.validate_blob(deps, "outputs", f"scores/{KEY}/_SUCCESS", deps.clock.now())
+
+    assert retried.alerts == ["output_failed"] and again.alerts == []
+    assert len(deps.alerts.alerts) == 1 and len(observations(deps)) == 1  # type: ignore[attr-defined]
+    verdict = Ledgers.of(deps).verdicts.find("scores", KEY)
+    assert verdict is not None and verdict.batch_status == "fail"

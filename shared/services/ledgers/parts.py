@@ -70,15 +70,17 @@ class BatchJudged:
     status: str
     codes: tuple[str, ...] = ()
     reason: str = ""
+    alerted: bool = True                 # False from the claim until its alerts are on the queue
     etag: str | None = field(default=None, compare=False)
 
     def to_row(self, table: str) -> Entity:
         return Entity(table, f"{self.dataset}|batch", row_key(self.batch), {
             "batch": self.batch, "status": self.status, "codes": json.dumps(list(self.codes)),
-            "reason": self.reason}, self.etag)
+            "reason": self.reason, "alerted": self.alerted}, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> BatchJudged:
         d = entity.data
         return cls(entity.partition.rpartition("|")[0], str(d.get("batch", "")), str(d.get("status", "pass")),
-                   tuple(json.loads(d.get("codes") or "[]")), str(d.get("reason", "")), entity.etag)
+                   tuple(json.loads(d.get("codes") or "[]")), str(d.get("reason", "")),
+                   bool(d.get("alerted", True)), entity.etag)
