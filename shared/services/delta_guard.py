@@ -82,6 +82,8 @@ def validate_version(deps: Deps, ds: DatasetSpec, out: OutputSpec, container: st
     if commit is not None and not commit.data_adds:
         outcome.reason = (f"version {version} adds no data ({commit.operation or 'no operation named'}, "
                           f"{len(commit.removes)} files removed)")
+        # Receipted as nothing to judge, so the breaker does not wait for a verdict that never comes.
+        ledgers.receipts.upsert(Receipt(ds.name, name, info.etag, "pass", "", now))
         return outcome
     observation = history.from_profile(profile, ts=info.last_modified, dataset=ds.name, stage="output",
                                        name=name, drift_columns=out.contract.drift.columns)
@@ -105,3 +107,4 @@ def validate_version(deps: Deps, ds: DatasetSpec, out: OutputSpec, container: st
             ds.name, "output", judged.status, time.perf_counter() - started, profile, judged.observation, past,
             tuple(contract.columns), contract.drift.columns, min(contract.history.min_history, 7)))
     return outcome
+

@@ -11,7 +11,7 @@ from shared.core.events import PipelineEvent
 from shared.core.models import Alert, Link, PipelineRun, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import NotFound
-from shared.services import batch_guard, refresh, run_durations, run_failures
+from shared.services import batch_guard, delta_outputs, refresh, run_durations, run_failures
 from shared.services.deps import Deps
 
 
@@ -99,9 +99,12 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
     verdict, outputs_detail = None, ""
     if ds is not None and ds.output is not None and batch_id.startswith(f"{ds.name}:") and facts.succeeded:
         key = batch_id.split(":", 1)[1]
-        batch_guard.settle(deps, ds, key, now)   # a quiet-period batch is complete once time has passed
-        outputs = batch_outputs.judge_outputs(batch_guard.outputs_seen(deps, ds, key),
-                                              ds.output.batch.quiet_period, now)
+        if ds.output.contract.format == "delta":   # the run's outputs are the table versions it committed
+            seen = delta_outputs.outputs_seen(deps, ds, facts.started or now)
+        else:
+            batch_guard.settle(deps, ds, key, now)   # a quiet-period batch is complete once time has passed
+            seen = batch_guard.outputs_seen(deps, ds, key)
+        outputs = batch_outputs.judge_outputs(seen, ds.output.batch.quiet_period, now)
         if not outputs.ready and now < verdict_deadline:
             raise VerdictPending
         verdict, outputs_detail = outputs.status, outputs.reason
