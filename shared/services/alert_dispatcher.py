@@ -28,6 +28,7 @@ from shared.core.dispatch import (
 from shared.core.models import Alert, Severity
 from shared.core.spec import AlertRoutes
 from shared.errors import ExternalError
+from shared.services import feedback
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.channels import HEALTH, ChannelRecord
@@ -65,7 +66,7 @@ def _ledger(ledgers: Ledgers, fingerprint: str) -> EpisodeLedger:
 
 
 def _save_ledger(ledgers: Ledgers, fingerprint: str, ledger: EpisodeLedger, alert: Alert) -> None:
-    ledgers.episodes.upsert(EpisodeRecord(fingerprint, ledger, alert.dataset, alert.code))
+    ledgers.episodes.upsert(EpisodeRecord(fingerprint, ledger, alert.dataset, alert.code, subject=alert.subject))
 
 
 def channel_health(deps: Deps, channel: str) -> ChannelHealth:
@@ -104,6 +105,11 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
     outcome = DispatchOutcome(alert.fingerprint, "suppressed", decision.reason)
     fields = {"dataset": alert.dataset, "code": alert.code, "severity": alert.severity.value,
               "fingerprint": alert.fingerprint}
+    if (silenced := feedback.snoozed(deps, alert, now)) is not None:
+        # Not recorded in the episode: when the snooze ends, the alert is news again.
+        _record(ledgers, alert, "-", "suppressed", f"snoozed until {silenced.until.isoformat()}")
+        log.info("alert suppressed", extra={**fields, "reason": "snoozed", "until": silenced.until.isoformat()})
+        return DispatchOutcome(alert.fingerprint, "suppressed", "snoozed")
     if not decision.deliver:
         _save_ledger(ledgers, alert.fingerprint, decision.ledger, alert)
         _record(ledgers, alert, "-", "suppressed", decision.reason)
@@ -131,7 +137,8 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
         try:
             if notifier is None:
                 raise DeliveryFailed(f"channel {channel} is not configured")
-            notifier.send(render.message_for(channel, [alert], decision.recipients))
+            notifier.send(render.message_for(channel, [alert], decision.recipients,
+                                             feedback.links_for(deps, alert, now)))
         except ExternalError as exc:
             health[channel] = note_send(health[channel], now, False, policy)
             _save_health(ledgers, channel, health[channel])

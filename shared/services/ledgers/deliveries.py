@@ -20,17 +20,19 @@ class EpisodeRecord:
     dataset: str
     code: str
     etag: str | None = field(default=None, compare=False)
+    subject: str = ""              # what the alert is about (an output alert: the file), for labels
 
     def to_row(self, table: str) -> Entity:
         return Entity(table, self.fingerprint, EPISODE, {
             "open": self.ledger.open, "last_sent": iso(self.ledger.last_sent), "suppressed": self.ledger.suppressed,
-            "dataset": self.dataset, "code": self.code}, self.etag)
+            "dataset": self.dataset, "code": self.code, "subject": self.subject}, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> EpisodeRecord:
         d = entity.data
         ledger = EpisodeLedger(bool(d.get("open")), parse_time(d.get("last_sent")), int(d.get("suppressed", 0)))
-        return cls(entity.partition, ledger, str(d.get("dataset", "")), str(d.get("code", "")), entity.etag)
+        return cls(entity.partition, ledger, str(d.get("dataset", "")), str(d.get("code", "")), entity.etag,
+                   str(d.get("subject", "")))
 
 
 @dataclass(frozen=True)
