@@ -38,8 +38,7 @@ class ConfirmPage:
     """The page a feedback link opens: what the action will do, and one button that POSTs the token."""
 
     html: str
-    csp: str = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
-                "base-uri 'none'")
+    csp: str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
 FeedbackOutcome = Labelled | ConfirmPage | Refused | Unavailable
@@ -83,7 +82,7 @@ def confirm_page(deps: Deps, token: str, now: datetime) -> FeedbackOutcome:
             else "learns this level as the new normal at once")
     e = html.escape
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Autopilot feedback</title></head>"
-            f"<body style='font-family:sans-serif;max-width:40em;margin:2em auto'>"
+            "<body>"
             f"<h1>{e(claims.action.button)}?</h1><p>Alert <b>{e(claims.code)}</b> on dataset <b>{e(claims.dataset)}"
             f"</b>{' for ' + e(claims.subject) if claims.subject else ''} at {e(claims.episode)}.</p>"
             f"<p>Recording this label {what}.</p>"

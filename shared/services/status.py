@@ -74,7 +74,8 @@ def read_rows(deps: Deps, since: datetime, now: datetime) -> status_view.StatusR
                       for r in led.pending_refreshes.scan(PENDING, PENDING + "~") if r.run_id]
 
     def alerts() -> list[status_view.AlertRow]:
-        return [status_view.AlertRow(a.dataset, a.code, a.channel, a.status, _alert_time(a.instance), a.detail)
+        return [status_view.AlertRow(a.dataset, a.code, a.channel, a.status, _alert_time(a.instance), a.detail,
+                                     a.fingerprint)
                 for a in led.attempts.scan(_iso(since), ROW_KEYS_END)]
 
     def arrivals() -> list[status_view.ArrivalRow]:
