@@ -214,3 +214,4 @@ def test_autopilot_label_finds_the_alert_by_its_fingerprint_and_labels_its_file(
     assert Ledgers.of(world.deps).labels.of("scores")[0].by == "cli"
     with pytest.raises(KeyError):
         service.label_alert(world.deps, "0" * 20, Action.FALSE_ALARM, NOW)
+
