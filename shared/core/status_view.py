@@ -71,6 +71,7 @@ class AlertRow:
     at: datetime | None
     detail: str = ""
     fingerprint: str = ""          # what ``autopilot label`` takes
+    label: str = ""                # false_alarm | expected, when someone labelled the alert
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class AlertView:
     status: str
     at: datetime | None
     fingerprint: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def build_view(datasets: Sequence[DatasetSpec], rows: StatusRows, now: datetime,
         pipeline = ds.pipeline.name if ds.pipeline else ""
         batch_views = tuple(_batch(b, runs, decisions, verdicts.get((ds.name, b.key)), refreshes,
                                    bands.get(pipeline), now) for b in batches)
-        alerts = tuple(AlertView(a.code, a.channel, a.status, a.at, a.fingerprint)
+        alerts = tuple(AlertView(a.code, a.channel, a.status, a.at, a.fingerprint, a.label)
                        for a in sorted((a for a in rows.alerts if a.dataset == ds.name
                                         and (a.at is None or a.at >= since)),
                                        key=lambda a: (a.at or since, a.code, a.channel), reverse=True))
@@ -325,7 +327,7 @@ def _dataset_dict(d: DatasetView) -> dict[str, Any]:
                       "lateSince": _iso(v.late_since)} for v in d.late],
             "batches": [_batch_dict(b) for b in d.batches],
             "alerts": [{"code": a.code, "channel": a.channel, "status": a.status, "at": _iso(a.at),
-                        "fingerprint": a.fingerprint} for a in d.alerts]}
+                        "fingerprint": a.fingerprint, "label": a.label or None} for a in d.alerts]}
 
 
 def _batch_dict(b: BatchView) -> dict[str, Any]:

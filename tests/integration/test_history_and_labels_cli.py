@@ -113,6 +113,10 @@ def test_labelling_a_jump_expected_makes_it_the_new_normal_for_the_next_file(
     capsys.readouterr()
     assert main(["label", alert.fingerprint, "--expected", "--settings", str(settings)]) == 0
     assert "labelled expected" in capsys.readouterr().err
+    assert main(["status", "--settings", str(settings), "--json"]) == 0
+    [shown] = [a for a in json.loads(capsys.readouterr().out)["datasets"][0]["alerts"]
+               if a["fingerprint"] == alert.fingerprint]
+    assert shown["label"] == "expected"                        # the status view shows the label too
     after = day_name(0, "part-1.csv")
     time.sleep(1.1)                  # blob times have whole seconds: the next file is written after the jump
     deps.data.write_bytes(unique, after, csv(3010))

@@ -215,3 +215,19 @@ def test_autopilot_label_finds_the_alert_by_its_fingerprint_and_labels_its_file(
     with pytest.raises(KeyError):
         service.label_alert(world.deps, "0" * 20, Action.FALSE_ALARM, NOW)
 
+
+
+def test_feedback_settings_default_to_the_app_host_and_bad_ones_are_named() -> None:
+    from shared.errors import ConfigError
+    from shared.settings import load_settings
+
+    env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "FEEDBACK_SIGNING_KEY": "s" * 40,
+           "WEBSITE_HOSTNAME": "app-x.azurewebsites.net"}
+    fb = load_settings(env).feedback
+    assert fb is not None and fb.base_url == "https://app-x.azurewebsites.net" and fb.token_ttl == timedelta(days=7)
+    assert load_settings({**env, "FEEDBACK_SIGNING_KEY": "@Microsoft.KeyVault(SecretUri=x)"}).feedback is None
+    with pytest.raises(ConfigError) as err:
+        load_settings({**env, "FEEDBACK_SIGNING_KEY": "short", "FEEDBACK_BASE_URL": "http://evil.example/x",
+                       "FEEDBACK_TOKEN_TTL": "200d"})
+    text = str(err.value.render())
+    assert "FEEDBACK_SIGNING_KEY: too short" in text and "FEEDBACK_BASE_URL" in text and "FEEDBACK_TOKEN_TTL" in text
