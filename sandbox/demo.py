@@ -111,13 +111,14 @@ def main() -> int:
 
 
 def play() -> int:
+    from sandbox import demo_acts
     from sandbox.stack import Stack
     from shared.services import output_guard
 
     timeline = Timeline()
     (ROOT / ".sandbox").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=ROOT / ".sandbox"))
-    with Stack(workdir, queue_visibility="00:00:03") as stack:
+    with Stack(workdir, pipelines_config=demo_acts.demo_config(workdir), queue_visibility="00:00:03") as stack:
         adf, blobs, deps = stack.adf, stack.blobs, stack.deps
         timeline.say("sandbox", "Azurite, ADF, Power BI and Teams emulators, an SMTP sink and the local "
                                 "Functions host are up")
@@ -206,6 +207,10 @@ def play() -> int:
                        "the output alert names the row-count anomaly and the score drift")
         sent_twice = len(stack.teams.cards) - len({c["body"][0]["text"] for c in stack.teams.cards})
         timeline.check(sent_twice == 0, "each alert reached Teams once")
+        demo_acts.retraining(stack, timeline, wait)
+        demo_acts.spark_batch(stack, timeline, wait, day)
+        demo_acts.databricks_failure(stack, timeline, wait, day)
+        demo_acts.status(stack, timeline)
     if timeline.failures:
         timeline.say("demo", f"FAILED: {len(timeline.failures)} step(s) did not play as designed")
         return 1

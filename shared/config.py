@@ -44,7 +44,9 @@ def _yaml_to_python(text: str, source: str) -> tuple[Any, dict[Path, int], list[
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = loader.construct_object(key_node, deep=True)
+                # Keys are names: YAML 1.1 would read `on:` or `yes:` as a boolean key.
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) \
+                    else loader.construct_object(key_node, deep=True)
                 if isinstance(key, (list, dict)):
                     problems.append(f"{source}:{key_node.start_mark.line + 1}: {render_path(path)}: "
                                     "a key must be a plain value")

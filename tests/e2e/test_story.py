@@ -14,5 +14,9 @@ def test_the_demo_story_plays_as_designed(capsys: pytest.CaptureFixture[str]) ->
     assert "check      FAIL" not in out and "every step played as designed" in out
     for step in ("tick 2: exactly one ADF run started", "tick 3: the batch already ran, nothing new started",
                  "Power BI: refresh held", "after the outage the retried alerts reached Teams",
-                 "metrics recorded (customMetrics in Azure): autopilot.output.rows"):
+                 "metrics recorded (customMetrics in Azure): autopilot.output.rows",
+                 "drift started the retraining pipeline retrain_scores once",
+                 "batch verdict pass over 3 files",
+                 "run_failed reached Teams with a link to the Databricks notebook run",
+                 "outputs fail: 1/1 files judged; failing: scores-"):
         assert step in out

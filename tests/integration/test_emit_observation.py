@@ -53,7 +53,7 @@ def test_emitted_lines_are_a_history_the_next_file_is_judged_against(tmp_path: P
                           "--dataset", "scores", "--ts", (start + timedelta(days=day)).isoformat())
         lines.append(result.stdout.strip())
     (tmp_path / "h.jsonl").write_text("\n".join(lines) + "\n")
-    write_csv(tmp_path / "today.csv", 60, shift=0.5)
+    write_csv(tmp_path / "today.csv", 2000, shift=0.5)   # enough rows for drift to be told from noise
 
     judged = validate(str(tmp_path / "today.csv"), "--contract", str(tmp_path / "c.yaml"), "--history",
                       str(tmp_path / "h.jsonl"), "--json")
