@@ -71,7 +71,8 @@ def main() -> int:
         rng = random.Random(13)
         payloads = [csv_file(args.rows, rng, day) for day, _ in names]
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda pair: blobs.write_bytes("outputs", pair[0][1], pair[1]), zip(names, payloads)))
+            list(pool.map(lambda pair: blobs.write_bytes("outputs", pair[0][1], pair[1]),
+                          zip(names, payloads, strict=True)))
         total_mb = sum(map(len, payloads)) / 1e6
         now = datetime.now(UTC) + timedelta(seconds=1)
         print(f"{len(names)} CSV files, {total_mb:.1f} MB in all, {days} days of partitions")
