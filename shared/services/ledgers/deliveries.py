@@ -23,9 +23,12 @@ class EpisodeRecord:
     subject: str = ""              # what the alert is about (an output alert: the file), for labels
 
     def to_row(self, table: str) -> Entity:
-        return Entity(table, self.fingerprint, EPISODE, {
+        data: dict[str, object] = {
             "open": self.ledger.open, "last_sent": iso(self.ledger.last_sent), "suppressed": self.ledger.suppressed,
-            "dataset": self.dataset, "code": self.code, "subject": self.subject}, self.etag)
+            "dataset": self.dataset, "code": self.code}
+        if self.subject:    # written only when known: rows from before keep their exact properties
+            data["subject"] = self.subject
+        return Entity(table, self.fingerprint, EPISODE, data, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> EpisodeRecord:
