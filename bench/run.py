@@ -22,6 +22,7 @@ FULL = [
     ["bench.backtest", "--core", "1"],
     ["bench.scenarios"],   # reports precision / recall per family; no target enforced yet (issue 12)
     ["bench.status"],
+    ["bench.history_import", "--runs", "1"],
 ]
 QUICK = [
     ["bench.cold_start", "--runs", "7"],
@@ -29,6 +30,7 @@ QUICK = [
     ["bench.webhook", "--callers", "20", "--requests", "5"],
     ["bench.backtest", "--sizes", "1000,10000", "--old", "200"],
     ["bench.status", "--datasets", "10", "--days", "30", "--runs", "3"],
+    ["bench.history_import", "--files", "100", "--rows", "500", "--runs", "1"],
 ]
 
 
