@@ -23,6 +23,7 @@ FULL = [
     ["bench.backtest", "--core", "1"],
     ["bench.scenarios"],   # reports precision / recall per family; no target enforced yet (issue 12)
     ["bench.status"],
+    ["bench.history_import", "--runs", "1"],
 ]
 QUICK = [
     ["bench.cold_start", "--runs", "7"],
@@ -31,6 +32,7 @@ QUICK = [
     ["bench.backtest", "--sizes", "1000,10000", "--old", "200"],
     ["bench.delta_log", "--rows", "200000"],
     ["bench.status", "--datasets", "10", "--days", "30", "--runs", "3"],
+    ["bench.history_import", "--files", "100", "--rows", "500", "--runs", "1"],
 ]
 
 

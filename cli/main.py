@@ -85,6 +85,24 @@ def _status(args: argparse.Namespace) -> int:
     return status.run(args.rest)
 
 
+def _history(args: argparse.Namespace) -> int:
+    from cli import history
+
+    return history.run(args.rest)
+
+
+def _label(args: argparse.Namespace) -> int:
+    from cli import teach
+
+    return teach.label(args.rest)
+
+
+def _snooze(args: argparse.Namespace) -> int:
+    from cli import teach
+
+    return teach.snooze(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autopilot", description="Operate ADF Autopilot.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -113,11 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
                             add_help=False)
     status.add_argument("rest", nargs=argparse.REMAINDER)
     status.set_defaults(handler=_status)
+    for name, handler, text in (
+            ("history", _history, "history import (seed baselines from existing outputs) / history export"),
+            ("label", _label, "label an alert --false-alarm or --expected"),
+            ("snooze", _snooze, "silence an alert kind of a dataset for a while")):
+        command = sub.add_parser(name, help=text, add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER)
+        command.set_defaults(handler=handler)
     return parser
 
 
 PASS_THROUGH = {"validate": "_validate", "backtest": "_backtest", "send-test-alert": "_send_test_alert",
-                "status": "_status"}
+                "status": "_status", "history": "_history", "label": "_label", "snooze": "_snooze"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

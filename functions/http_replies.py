@@ -61,3 +61,29 @@ def to_page_response(outcome: Any) -> func.HttpResponse:
             "Content-Security-Policy": outcome.csp, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Frame-Options": "DENY"})
     return to_response(outcome)
+
+
+FEEDBACK_REFUSAL_STATUS = {"malformed": 400, "forged": 403, "expired": 410, "replayed": 409}
+
+
+def to_feedback_response(outcome: Any) -> func.HttpResponse:
+    """``/api/feedback``: the confirmation page (200 HTML), the label recorded (200 JSON), or why the token
+    is refused: malformed 400, forged 403, expired 410, replayed 409 (each body says which)."""
+    from shared.core.feedback import Refused
+    from shared.services.feedback import ConfirmPage, Labelled
+
+    match outcome:
+        case ConfirmPage(page, csp):
+            return func.HttpResponse(page, status_code=200, mimetype="text/html", charset="utf-8", headers={
+                "Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+        case Labelled(claims):
+            body = {"state": "labelled", "dataset": claims.dataset, "code": claims.code, "subject": claims.subject,
+                    "fingerprint": claims.fingerprint, "label": claims.action.value}
+            return func.HttpResponse(json.dumps(body), status_code=200, mimetype="application/json",
+                                     headers={"Cache-Control": "no-store"})
+        case Refused(reason):
+            return func.HttpResponse(json.dumps({"error": outcome.error, "reason": reason.value, "details": []}),
+                                     status_code=FEEDBACK_REFUSAL_STATUS[reason.value], mimetype="application/json",
+                                     headers={"Cache-Control": "no-store"})
+    return to_response(outcome)

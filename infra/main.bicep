@@ -152,6 +152,7 @@ var stateTables = [
   'autopilotdigest'
   'autopilotevents'
   'autopilotrefreshes'
+  'autopilotfeedback'
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -385,6 +386,8 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_HOSTNAME string = functionApp.outputs.defaultHostName
 // The operator's status page (GET, function key: ?code=<a function key> or the x-functions-key header).
 output STATUS_PAGE_URL string = 'https://${functionApp.outputs.defaultHostName}/api/status'
+// Where the false alarm / expected actions of alerts point (anonymous: the signed token is the credential).
+output FEEDBACK_URL string = 'https://${functionApp.outputs.defaultHostName}/api/feedback'
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_CLIENT_ID string = appIdentity.outputs.clientId

@@ -152,7 +152,15 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         events_queue=StorageQueue(settings.app_storage, app_settings.EVENTS_QUEUE),
         metrics=telemetry.OpenTelemetryMetrics(),
         work_items=work_items,
+        feedback=_feedback_signing(settings),
     ), live
+
+
+def _feedback_signing(settings: Any) -> Any:
+    from shared.services.deps import FeedbackSigning
+
+    fb = settings.feedback
+    return None if fb is None else FeedbackSigning(fb.signing_key.encode(), fb.base_url, fb.token_ttl)
 
 
 def check_claim_timeout(claim_timeout: Any, runner: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from shared.connections import FactoryRef, SmtpSettings, StorageTarget, WebhookAuth
@@ -101,6 +101,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "metrics go there through OpenTelemetry (empty: logs stay with the host)."),
     SettingSpec("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "ClientId=<identity>;Authorization=AAD when the "
                 "resource accepts only Entra ID ingestion."),
+    SettingSpec("FEEDBACK_SIGNING_KEY", "Key that signs the false alarm / expected actions of alert cards and emails "
+                "(HMAC-SHA256; at least 32 characters; the postdeploy hook creates it in Key Vault). Empty: alerts "
+                "carry no feedback actions and POST /api/feedback refuses every token.", secret=True),
+    SettingSpec("FEEDBACK_BASE_URL", "Where feedback links point (https://<app host>; a loopback http:// URL "
+                "locally). Default: https:// and WEBSITE_HOSTNAME.", infra=False),
+    SettingSpec("FEEDBACK_TOKEN_TTL", "How long a feedback link in an alert stays valid.", default="7d", infra=False),
+    SettingSpec("WEBSITE_HOSTNAME", "The app's host name; set by the platform in Azure, read for the feedback "
+                "links' default base URL.", infra=False),
     SettingSpec("STATE_TABLE_PREFIX", "Prefix of the Table Storage tables holding state.",
                 default="autopilot", infra=False),
     SettingSpec("DEVOPS_API_URL", "Azure DevOps REST base URL for the devops alert channel (work items; the "
@@ -120,6 +128,13 @@ class Channels:
     smtp: SmtpSettings | None = None
     email_to: tuple[str, ...] = ()
     cooldown: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    signing_key: str = field(repr=False)
+    base_url: str
+    token_ttl: timedelta
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,7 @@ class Settings:
     appinsights_connection_string: str | None = None
     appinsights_entra_auth: bool = False
     devops_api_url: str = "https://dev.azure.com"
+    feedback: FeedbackSettings | None = None
 
 
 def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
@@ -216,6 +232,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     devops_api = get("DEVOPS_API_URL").rstrip("/")
     if not (devops_api.startswith("https://") or devops_api.startswith(("http://127.0.0.1", "http://localhost"))):
         problems.append("DEVOPS_API_URL: must be an https:// URL (plain http only for a local emulator)")
+    feedback = _feedback(env, get, problems)
     if problems:
         raise ConfigError(problems, "app settings")
     assert app_storage is not None and data_storage is not None and schedule is not None
@@ -224,7 +241,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                     workspace or None, webhook_auth, verdict_wait, get("LOG_ANALYTICS_ENDPOINT").rstrip("/"),
                     env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None,
                     "Authorization=AAD" in env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""),
-                    devops_api)
+                    devops_api, feedback)
 
 
 def _configured(value: str | None) -> str | None:
@@ -292,3 +309,24 @@ def _webhook_auth(env: Mapping[str, str], problems: list[str]) -> WebhookAuth | 
         problems.append("WEBHOOK_ALLOWED_PRINCIPALS: needed with WEBHOOK_AUTH_AUDIENCE (who may call)")
     jwks = env.get("WEBHOOK_JWKS_URL") or f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
     return WebhookAuth(audience, tenant, principals, jwks)
+
+
+def _feedback(env: Mapping[str, str], get: Callable[[str], str], problems: list[str]) -> FeedbackSettings | None:
+    key = _configured(env.get("FEEDBACK_SIGNING_KEY"))
+    ttl = _duration(get, "FEEDBACK_TOKEN_TTL", problems)
+    if key is None:
+        return None
+    if len(key) < 32:
+        problems.append("FEEDBACK_SIGNING_KEY: too short to sign with; use at least 32 random characters "
+                        "(e.g. `openssl rand -base64 48`)")
+    base = (env.get("FEEDBACK_BASE_URL") or (f"https://{env['WEBSITE_HOSTNAME']}" if env.get("WEBSITE_HOSTNAME")
+                                                else "")).rstrip("/")
+    loopback = re.match(r"^http://(127\.0\.0\.1|localhost)(:\d+)?$", base)
+    if not base:
+        problems.append("FEEDBACK_BASE_URL: not set, and no WEBSITE_HOSTNAME to default to; set the app's "
+                        "https:// URL, where the feedback links of alerts point")
+    elif not (re.match(r"^https://[A-Za-z0-9.-]+(:\d+)?$", base) or loopback):
+        problems.append(f"FEEDBACK_BASE_URL: {base!r} must be https://<host> (no path), or a loopback http:// URL")
+    if ttl <= timedelta(0) or ttl > timedelta(days=90):
+        problems.append("FEEDBACK_TOKEN_TTL: must be more than 0 and at most 90d")
+    return FeedbackSettings(key, base, ttl)

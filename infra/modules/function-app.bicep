@@ -200,6 +200,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${teamsWebhookSecretName})'
         }
         {
+          // Created by the postdeploy hook when missing (random, 48 bytes); until then the reference does not
+          // resolve and alerts carry no feedback actions.
+          name: 'FEEDBACK_SIGNING_KEY'
+          value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/feedback-signing-key)'
+        }
+        {
           name: 'ACS_EMAIL_ENDPOINT'
           value: emailEndpoint
         }

@@ -92,4 +92,16 @@ if [ "${EXISTING:-0}" = "0" ]; then
         --assignee-object-id "$ADF_PRINCIPAL_ID" --assignee-principal-type ServicePrincipal --output none
     say "granted the factory read on $WEBHOOK_KEY_SECRET_NAME"
 fi
+
+# --- 3. The key that signs the alerts' feedback actions (FEEDBACK_SIGNING_KEY) ----------------------
+# Made once, at random, and kept: a new key would make every feedback link already sent a forgery.
+if ! az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name feedback-signing-key \
+        --query id --output tsv >/dev/null 2>&1; then
+    KEY_FILE=$(umask 077 && mktemp)
+    head -c 48 /dev/urandom | base64 | tr -d '\n' > "$KEY_FILE"
+    az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name feedback-signing-key \
+        --file "$KEY_FILE" --encoding utf-8 --content-type text/plain --output none
+    rm -f "$KEY_FILE"
+    say "created the feedback signing key in $AZURE_KEY_VAULT_NAME/feedback-signing-key"
+fi
 say "done"

@@ -308,16 +308,13 @@ class Baseline:
         before = self._before._judge(point.value, point.ts, floor)
         return before if before.verdict is Verdict.NORMAL else j
 
-    def _learn(self, point: Point, j: Judgement) -> None:
-        if j.anomalous:
+    def _learn(self, point: Point, j: Judgement, label: str | None = None) -> None:
+        if j.anomalous and label == "expected":
+            self._shift_to([(point, j)])
+        elif j.anomalous and label != "false_alarm":
             self._streak.append((point, j))
             if _confirms_shift(self._streak):
-                before = Baseline(self.spec, counts=self.counts)
-                before._reset(self._accepted)
-                before._first = self._first
-                self._before = before
-                self._reset(_shifted(self._accepted, self._streak))
-                self._streak.clear()
+                self._shift_to(self._streak)
         elif self._returning:
             # Back to the level before the shift: that history is the baseline again.
             assert self._before is not None
@@ -342,16 +339,25 @@ class Baseline:
         self.last_continues = self.continues(back)
         return self._verdict(point, back)
 
-    def step(self, point: Point, floor: float = 0.0) -> Judgement:
-        """Judge ``point``, then learn it as the replay does (points must come in time order)."""
+    def step(self, point: Point, floor: float = 0.0, label: str | None = None) -> Judgement:
+        """Judge ``point``, then learn it as the replay does (points must come in time order). ``label``: a
+        "false_alarm" is learned as normal, an "expected" level at once (not after a streak of three)."""
         j = self._judge(point.value, point.ts, floor)
         back = self._returned(point, j, floor)
         self._returning = back is not j
         self.last_continues = self.continues(back)
         verdict = self._verdict(point, back)
-        self._learn(point, back)
+        self._learn(point, back, label)
         self._returning = False
         return verdict
+
+    def _shift_to(self, streak: Sequence[tuple[Point, Judgement]]) -> None:
+        """Learn the level of ``streak`` as the new normal, keeping the baseline before it."""
+        self._before = Baseline(self.spec, counts=self.counts)
+        self._before._reset(self._accepted)
+        self._before._first = self._first
+        self._reset(_shifted(self._accepted, streak))
+        self._streak.clear()
 
 
 def _deviations(streak: Sequence[tuple[Point, Judgement]]) -> tuple[list[float], bool]:

@@ -24,6 +24,9 @@ from shared.core.profile import Profile
 from shared.core.spec import Contract
 
 SHIFT_CONFIRM = 3
+# A label is what a person said of the alert an observation raised: "false_alarm" keeps the observation
+# in the baselines as normal; "expected" learns its level (and distribution) as the new normal at once.
+LABELS = ("false_alarm", "expected")
 POOLED = 14          # the drift baseline pools the last 14 accepted histograms
 
 
@@ -44,6 +47,7 @@ class Observation:
     bytes: int
     rows: int | None = None
     columns: Mapping[str, ColumnStats] = field(default_factory=lambda: MappingProxyType({}))
+    label: str | None = None      # a person's feedback on its alert: false_alarm | expected (LABELS)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ts": self.ts.isoformat().replace("+00:00", "Z"), "dataset": self.dataset,
@@ -56,6 +60,8 @@ class Observation:
                        for k, v in (("mean", c.mean), ("std", c.std), ("nulls", c.nulls),
                                     ("histogram", c.histogram)) if v is not None}
                 for name, c in self.columns.items()}
+        if self.label is not None:
+            out["label"] = self.label
         return out
 
     def to_json(self) -> str:
@@ -104,10 +110,13 @@ def parse_observation(line: str) -> Observation:
             if stats.get("nulls") is not None else None,
             histogram=hist)
     rows = body.get("rows")
+    label = body.get("label")
+    if label is not None and label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
     return Observation(ts, str(body["dataset"]), str(body["stage"]), str(body.get("name", "")),
                        int(_number(body["bytes"], "bytes", integer=True)),
                        int(_number(rows, "rows", integer=True)) if rows is not None else None,
-                       MappingProxyType(columns))
+                       MappingProxyType(columns), label)
 
 
 def _histogram(value: object, column: str) -> tuple[float, ...] | None:
@@ -200,7 +209,17 @@ class _DriftState:
         value = drift.psi(self.previous, histogram)
         return value is not None and value - drift.noise(self.previous, histogram) < self.contract.drift.warn
 
-    def learn(self, histogram: tuple[float, ...], value: float | None) -> None:
+    def learn(self, histogram: tuple[float, ...], value: float | None, label: str | None = None) -> None:
+        if label == "expected" and value is not None and value >= self.contract.drift.warn:
+            # A person said the new distribution is the normal one: it is the baseline from now on.
+            self.previous = self.pool
+            self.accepted.clear()
+            self.accepted.append(histogram)
+            self.streak.clear()
+            self.pool = None
+            return
+        if label == "false_alarm":
+            value = None
         if value is not None and value >= self.contract.drift.warn:
             if self.returns(histogram):
                 # Back to how it was before the shift: that distribution is the baseline again.
@@ -281,7 +300,7 @@ class HistoryReplay:
 
         def check(baseline: Baseline, code: str, label: str, value: float, fmt: str, floor: float = 0.0) -> Judgement:
             point = Point(obs.ts, value)
-            j = baseline.step(point, floor) if learn else baseline.judge(point, floor)
+            j = baseline.step(point, floor, obs.label) if learn else baseline.judge(point, floor)
             if not judge:
                 return j
             if j.verdict is Verdict.INSUFFICIENT:
@@ -302,7 +321,7 @@ class HistoryReplay:
             rate = self._nulls.get(column)
             if rate is None:
                 rate = self._nulls[column] = NullRate(self.contract.history)
-            j = rate.step(stats.nulls, obs.rows, learn=learn)
+            j = rate.step(stats.nulls, obs.rows, learn=learn, label=obs.label)
             # A column's null rate without history yet is not judged, and not counted in the
             # insufficient-history note: that counts files, and size and rows already say how many.
             f = _metric_finding("null_anomaly", f"Null fraction of {column}", j, column, ".3%") if judge else None
@@ -329,7 +348,7 @@ class HistoryReplay:
         value = state.psi(stats.histogram)
         found = state.finding(column, stats.histogram, value) if judge else []
         if learn:
-            state.learn(stats.histogram, value)
+            state.learn(stats.histogram, value, obs.label)
         return found
 
 

@@ -97,11 +97,20 @@ class NullRate:
         # The new shares agree with each other (within the floor): a new level, not a run of noise.
         return max(abs(s - center) for s in shares) <= max(ABSOLUTE_FLOOR, abs(center) / 2)
 
-    def step(self, nulls: int, rows: int, *, learn: bool = True) -> Judgement:
-        """Judge one file's null count out of ``rows`` (> 0); learn it unless ``learn`` is False."""
+    def step(self, nulls: int, rows: int, *, learn: bool = True, label: str | None = None) -> Judgement:
+        """Judge one file's null count out of ``rows`` (> 0); learn it unless ``learn`` is False.
+        ``label`` "false_alarm" learns an anomalous file as normal; "expected" makes it the new level."""
         f = _File(nulls, rows)
         j = self._judge(f)
         self.last_continues = self.continues(j)
+        if learn and j.anomalous and label in ("false_alarm", "expected"):
+            if label == "expected":
+                self._accepted.clear()
+                self._nulls = self._rows = 0
+                self._shares, self._spread = _Pool(), None
+            self._streak.clear()
+            self._add(f)
+            return j
         if j.anomalous and self._confirms([*self._streak, (f, j)]):
             shifted = Judgement(Verdict.LEVEL_SHIFT, j.value, j.expected, j.low, j.high, j.score, j.history,
                                 j.needed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.core.typed import Invalid
 
@@ -94,3 +94,19 @@ class PartitionPattern:
         if m is None or relative_name[m.end():m.end() + 1] != "/" or m.end() + 1 >= len(relative_name):
             return None
         return relative_name[: m.end()], relative_name[m.end() + 1:]
+
+    def date(self, key: str) -> datetime | None:
+        """The UTC time a batch key such as ``2026/11/21`` names (its start); None when it names no date."""
+        named = "".join(
+            f"(?P<{part[1:-1]}>{_REGEX[part[1:-1]]})" if _TOKEN.fullmatch(part) and part != "{*}"
+            else _REGEX["*"] if part == "{*}" else re.escape(part)
+            for part in re.split(r"(\{[^{}]*\})", self.text) if part)
+        m = re.fullmatch(named, key)
+        if m is None or "yyyy" not in m.groupdict():
+            return None
+        g = m.groupdict()
+        try:
+            return datetime(int(g["yyyy"]), int(g.get("MM") or 1), int(g.get("dd") or 1), int(g.get("HH") or 0),
+                            tzinfo=UTC)
+        except ValueError:
+            return None

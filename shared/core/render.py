@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from shared.core.models import Alert, Message, Severity
+from shared.core.models import Alert, Link, Message, Severity
 
 CARD_LIMIT = 28 * 1024
 CARD_BUDGET = 26 * 1024          # headroom under the limit for the envelope and encoding
@@ -58,8 +58,11 @@ def _envelope(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict
         {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": content}]}
 
 
-def _actions(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def _actions(alerts: Sequence[Alert], feedback: Sequence[Link] = ()) -> list[dict[str, Any]]:
+    # The feedback actions come first, so the five-action cap never drops them; their URLs are ours
+    # (FEEDBACK_BASE_URL), not the alert's.
+    out: list[dict[str, Any]] = [{"type": "Action.OpenUrl", "title": _clip(link.title, 40), "url": link.url}
+                                 for link in feedback]
     seen: set[str] = set()
     for alert in alerts:
         for link in alert.links:
@@ -73,8 +76,9 @@ def size_of(card: dict[str, Any]) -> int:
     return len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
 
 
-def teams_card(alerts: Sequence[Alert]) -> dict[str, Any]:
-    """One card for one alert, or a digest card for several; always within the size limit."""
+def teams_card(alerts: Sequence[Alert], feedback: Sequence[Link] = ()) -> dict[str, Any]:
+    """One card for one alert, or a digest card for several; always within the size limit.
+    ``feedback``: the alert's "false alarm" / "expected" links (``shared.core.feedback.links``)."""
     for text_limit, fact_limit, max_facts, max_alerts in ((2000, 500, 12, 25), (600, 200, 8, 15),
                                                           (200, 80, 4, 10), (100, 40, 2, 5)):
         body: list[dict[str, Any]] = []
@@ -87,15 +91,15 @@ def teams_card(alerts: Sequence[Alert]) -> dict[str, Any]:
         if len(alerts) > max_alerts:
             body.append({"type": "TextBlock", "wrap": True,
                          "text": f"…and {len(alerts) - max_alerts} more (see the delivery ledger)."})
-        card = _envelope(body, _actions(alerts))
+        card = _envelope(body, _actions(alerts, feedback))
         if size_of(card) <= CARD_BUDGET:
             return card
     return _envelope([{"type": "TextBlock", "text": f"{len(alerts)} alerts; too large to show here.",
                        "wrap": True}], [])
 
 
-def email(alerts: Sequence[Alert], to: Sequence[str]) -> Message:
-    """Plain text + HTML email for one alert or a digest."""
+def email(alerts: Sequence[Alert], to: Sequence[str], feedback: Sequence[Link] = ()) -> Message:
+    """Plain text + HTML email for one alert or a digest (``feedback``: as for ``teams_card``)."""
     if len(alerts) == 1:
         subject = f"[Autopilot] {title(alerts[0])}"
     else:
@@ -112,15 +116,21 @@ def email(alerts: Sequence[Alert], to: Sequence[str]) -> Message:
                           for link in alert.links if link.url.startswith("https://"))
         html_parts.append(f"<h3>{html.escape(title(alert))}</h3><p>{html.escape(alert.message)}</p>"
                           f"<table>{rows}</table>" + (f"<ul>{anchors}</ul>" if anchors else ""))
+    if feedback:
+        text_parts.append("Was this alert right? " + "".join(f"\n  {link.title}: {link.url}" for link in feedback))
+        html_parts.append("<p>Was this alert right? " + " · ".join(
+            f'<a href="{html.escape(link.url, quote=True)}">{html.escape(link.title)}</a>' for link in feedback)
+            + "</p>")
     return Message(subject=_clip(subject.replace("\n", " "), 200), text="\n".join(text_parts),
                    html="<html><body>" + "<hr>".join(html_parts) + "</body></html>", to=tuple(to))
 
 
-def teams_message(alerts: Sequence[Alert]) -> Message:
+def teams_message(alerts: Sequence[Alert], feedback: Sequence[Link] = ()) -> Message:
     subject = title(alerts[0]) if len(alerts) == 1 else f"{len(alerts)} alerts"
-    return Message(subject=subject, text="\n".join(a.message for a in alerts), card=teams_card(alerts))
+    return Message(subject=subject, text="\n".join(a.message for a in alerts), card=teams_card(alerts, feedback))
 
 
-def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...]) -> Message:
+def message_for(channel: str, alerts: list[Alert], recipients: tuple[str, ...],
+                feedback: Sequence[Link] = ()) -> Message:
     """The message one channel gets for these alerts: an Adaptive Card for Teams, else an email."""
-    return teams_message(alerts) if channel == "teams" else email(alerts, recipients)
+    return teams_message(alerts, feedback) if channel == "teams" else email(alerts, recipients, feedback)

@@ -99,6 +99,7 @@ def _dataset(d: DatasetView, charts: Sequence[Chart]) -> str:
         parts.append('<div class="charts">' + "".join(_chart(c) for c in charts) + "</div>")
     if d.alerts:
         parts.append("<p>Alerts: " + "; ".join(f"{_e(a.code)} via {_e(a.channel)} {_e(a.status)} {_when(a.at)}"
+                                             + (f" (labelled {_e(a.label.replace('_', ' '))})" if a.label else "")
                                              for a in d.alerts[:15]) + "</p>")
     if d.batches:
         parts.append("<table><tr><th>batch</th><th>claimed</th><th>run</th><th>outputs</th><th>refresh</th>"

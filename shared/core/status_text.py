@@ -80,7 +80,9 @@ def render_text(view: StatusView) -> str:
         sent = [a for a in d.alerts if a.status != "suppressed"]
         if sent:
             lines.append(f"  alerts ({len(sent)}):")
-            lines += [f"    {a.code} via {a.channel}: {a.status}, {_when(a.at, now)}" for a in sent[:20]]
+            lines += [f"    {a.code} via {a.channel}: {a.status}, {_when(a.at, now)}"
+                      + (f" (alert {a.fingerprint})" if a.fingerprint else "")
+                      + (f", labelled {a.label.replace('_', ' ')}" if a.label else "") for a in sent[:20]]
             if len(sent) > 20:
                 lines.append(f"    … and {len(sent) - 20} more (--json lists all)")
     return "\n".join(lines)

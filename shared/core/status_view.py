@@ -70,6 +70,8 @@ class AlertRow:
     status: str                    # sent | failed | digested | suppressed
     at: datetime | None
     detail: str = ""
+    fingerprint: str = ""          # what ``autopilot label`` takes
+    label: str = ""                # false_alarm | expected, when someone labelled the alert
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class AlertView:
     channel: str
     status: str
     at: datetime | None
+    fingerprint: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def build_view(datasets: Sequence[DatasetSpec], rows: StatusRows, now: datetime,
         pipeline = ds.pipeline.name if ds.pipeline else ""
         batch_views = tuple(_batch(b, runs, decisions, verdicts.get((ds.name, b.key)), refreshes,
                                    bands.get(pipeline), now) for b in batches)
-        alerts = tuple(AlertView(a.code, a.channel, a.status, a.at)
+        alerts = tuple(AlertView(a.code, a.channel, a.status, a.at, a.fingerprint, a.label)
                        for a in sorted((a for a in rows.alerts if a.dataset == ds.name
                                         and (a.at is None or a.at >= since)),
                                        key=lambda a: (a.at or since, a.code, a.channel), reverse=True))
@@ -322,7 +326,8 @@ def _dataset_dict(d: DatasetView) -> dict[str, Any]:
             "late": [{"stage": v.stage, "state": v.state, "lastArrival": _iso(v.last_arrival), "due": _iso(v.due),
                       "lateSince": _iso(v.late_since)} for v in d.late],
             "batches": [_batch_dict(b) for b in d.batches],
-            "alerts": [{"code": a.code, "channel": a.channel, "status": a.status, "at": _iso(a.at)} for a in d.alerts]}
+            "alerts": [{"code": a.code, "channel": a.channel, "status": a.status, "at": _iso(a.at),
+                        "fingerprint": a.fingerprint, "label": a.label or None} for a in d.alerts]}
 
 
 def _batch_dict(b: BatchView) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from shared.core.dispatch import (
 from shared.core.models import Alert, Severity
 from shared.core.spec import AlertRoutes
 from shared.errors import ExternalError
-from shared.services import work_items
+from shared.services import feedback, work_items
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.channels import HEALTH, ChannelRecord
@@ -67,7 +67,7 @@ def _ledger(ledgers: Ledgers, fingerprint: str) -> EpisodeLedger:
 
 
 def _save_ledger(ledgers: Ledgers, fingerprint: str, ledger: EpisodeLedger, alert: Alert) -> None:
-    ledgers.episodes.upsert(EpisodeRecord(fingerprint, ledger, alert.dataset, alert.code))
+    ledgers.episodes.upsert(EpisodeRecord(fingerprint, ledger, alert.dataset, alert.code, subject=alert.subject))
 
 
 def channel_health(deps: Deps, channel: str) -> ChannelHealth:
@@ -104,7 +104,7 @@ def _send(deps: Deps, channel: str, alert: Alert, recipients: tuple[str, ...], r
     notifier = deps.notifiers.get(channel)
     if notifier is None:
         raise DeliveryFailed(f"channel {channel} is not configured")
-    notifier.send(render.message_for(channel, [alert], recipients))
+    notifier.send(render.message_for(channel, [alert], recipients, feedback.links_for(deps, alert, now)))
     return ""
 
 
@@ -120,6 +120,11 @@ def dispatch(deps: Deps, text: str, dequeue_count: int, now: datetime) -> Dispat
     outcome = DispatchOutcome(alert.fingerprint, "suppressed", decision.reason)
     fields = {"dataset": alert.dataset, "code": alert.code, "severity": alert.severity.value,
               "fingerprint": alert.fingerprint}
+    if (silenced := feedback.snoozed(deps, alert, now)) is not None:
+        # Not recorded in the episode: when the snooze ends, the alert is news again.
+        _record(ledgers, alert, "-", "suppressed", f"snoozed until {silenced.until.isoformat()}")
+        log.info("alert suppressed", extra={**fields, "reason": "snoozed", "until": silenced.until.isoformat()})
+        return DispatchOutcome(alert.fingerprint, "suppressed", "snoozed")
     if not decision.deliver:
         _save_ledger(ledgers, alert.fingerprint, decision.ledger, alert)
         _record(ledgers, alert, "-", "suppressed", decision.reason)

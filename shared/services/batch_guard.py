@@ -36,10 +36,13 @@ VERDICT_RETRIES = 5
 def past_observations(ledgers: Ledgers, dataset: str, before: datetime) -> list[history.Observation]:
     rows = ledgers.history.between(dataset, "output", (before - timedelta(days=HISTORY_DAYS)).isoformat(),
                                    before.isoformat())
+    # What people said of earlier alerts (false alarm / expected) goes to the baselines with the files.
+    labels = ledgers.labels.by_subject(dataset)
     out = []
     for row in rows:
         try:
-            out.append(row.parsed())
+            obs = row.parsed()
+            out.append(replace(obs, label=labels[obs.name]) if obs.name in labels else obs)
         except ValueError:
             log.warning("unreadable history row skipped", extra={"dataset": dataset, "row": row.row})
     return out

@@ -87,9 +87,22 @@ class Tables:
     def refreshes(self) -> str:    # Power BI refreshes requested, and the daily budget per dataset
         return f"{self.prefix}refreshes"
 
+    @property
+    def feedback(self) -> str:     # per dataset: labels on alerts, used feedback tokens, snoozes
+        return f"{self.prefix}feedback"
+
     def all(self) -> tuple[str, ...]:
         return (self.batches, self.runs, self.active, self.watch, self.history, self.receipts, self.verdicts,
-                self.deliveries, self.channels, self.digest, self.events, self.refreshes)
+                self.deliveries, self.channels, self.digest, self.events, self.refreshes, self.feedback)
+
+
+@dataclass(frozen=True)
+class FeedbackSigning:
+    """The key feedback tokens are signed with, where their links point, and how long they live."""
+
+    key: bytes = field(repr=False)
+    base_url: str
+    ttl: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -116,3 +129,4 @@ class Deps:
     cache: dict[str, Any] = field(default_factory=dict)   # per-worker memo (e.g. learned duration bands)
     metrics: Metrics | None = None                        # validation and run numbers for Azure Monitor
     work_items: WorkItems | None = None                   # Azure DevOps work items (the devops channel)
+    feedback: FeedbackSigning | None = None               # signs the alerts' feedback actions (none: no actions)

@@ -20,6 +20,7 @@ from shared.core.spec import DatasetSpec
 from shared.errors import ConfigError, ExternalError, Rejected
 from shared.services.deps import Deps, row_key
 from shared.services.ledgers import Ledgers
+from shared.services.ledgers.feedback import LABEL
 from shared.services.ledgers.refreshes import PENDING
 from shared.services.ledgers.table import parse_time, unkey
 from shared.services.ledgers.watch import WATCHER
@@ -74,7 +75,11 @@ def read_rows(deps: Deps, since: datetime, now: datetime) -> status_view.StatusR
                       for r in led.pending_refreshes.scan(PENDING, PENDING + "~") if r.run_id]
 
     def alerts() -> list[status_view.AlertRow]:
-        return [status_view.AlertRow(a.dataset, a.code, a.channel, a.status, _alert_time(a.instance), a.detail)
+        # The labels people gave alerts (feedback table, one query), shown beside the alert.
+        labels = {la.fingerprint: la.action for la in sorted(led.labels.scan(LABEL, LABEL + "~"),
+                                                              key=lambda la: la.episode)}
+        return [status_view.AlertRow(a.dataset, a.code, a.channel, a.status, _alert_time(a.instance), a.detail,
+                                     a.fingerprint, labels.get(a.fingerprint, ""))
                 for a in led.attempts.scan(_iso(since), ROW_KEYS_END)]
 
     def arrivals() -> list[status_view.ArrivalRow]:

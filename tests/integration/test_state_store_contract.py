@@ -26,6 +26,7 @@ from shared.services.ledgers.channels import ChannelRecord
 from shared.services.ledgers.deliveries import Attempt, EpisodeRecord
 from shared.services.ledgers.digest import Parked
 from shared.services.ledgers.events import ACCEPTED, EventRecord
+from shared.services.ledgers.feedback import Label, SnoozeRecord, UsedToken
 from shared.services.ledgers.history import HistoryRecord
 from shared.services.ledgers.receipts import Receipt
 from shared.services.ledgers.refreshes import PendingRefresh, RequestedRefresh
@@ -147,6 +148,11 @@ SAMPLES: list[tuple[str, Record]] = [
     ("events", EventRecord("run-2", ACCEPTED, AT, "{}").decision('{"decision": "refresh_held"}', AT)),
     ("refreshes", RequestedRefresh("ws|ds", "2026-11-21", "req-1", "Failed", "run-1", "scores", AT, "boom")),
     ("pending_refreshes", PendingRefresh("ws|ds", "run-1", "scores", AT, "Power BI is throttling (429)")),
+    ("episodes", EpisodeRecord("fp2", EpisodeLedger(False, AT, 0), "scores", "output_failed", subject="a b/c.csv")),
+    ("labels", Label("scores", "fp2", AT.isoformat(), "output_failed", "scores/a b.csv", "expected", AT, "card")),
+    ("used_tokens", UsedToken("scores", "0123abcd", "fp2", "false_alarm", AT)),
+    ("snoozes", SnoozeRecord("scores", "*", AT, AT)),
+    ("snoozes", SnoozeRecord("scores", "output_failed", AT, None)),
 ]
 
 

@@ -17,6 +17,7 @@ from shared.services.ledgers.channels import ChannelRecord
 from shared.services.ledgers.deliveries import Attempt, EpisodeRecord
 from shared.services.ledgers.digest import Parked
 from shared.services.ledgers.events import Events
+from shared.services.ledgers.feedback import Labels, Snoozes, UsedToken
 from shared.services.ledgers.history import History
 from shared.services.ledgers.parts import BatchJudged, Parts
 from shared.services.ledgers.receipts import Receipts
@@ -115,3 +116,15 @@ class Ledgers:
     @property
     def work_items(self) -> Table[WorkItemRecord]:
         return Table(self.state, self.tables.deliveries, WorkItemRecord)
+
+    @property
+    def labels(self) -> Labels:
+        return Labels(self.state, self.tables.feedback)
+
+    @property
+    def used_tokens(self) -> Table[UsedToken]:
+        return Table(self.state, self.tables.feedback, UsedToken)
+
+    @property
+    def snoozes(self) -> Snoozes:
+        return Snoozes(self.state, self.tables.feedback)

@@ -20,17 +20,22 @@ class EpisodeRecord:
     dataset: str
     code: str
     etag: str | None = field(default=None, compare=False)
+    subject: str = ""              # what the alert is about (an output alert: the file), for labels
 
     def to_row(self, table: str) -> Entity:
-        return Entity(table, self.fingerprint, EPISODE, {
+        data: dict[str, object] = {
             "open": self.ledger.open, "last_sent": iso(self.ledger.last_sent), "suppressed": self.ledger.suppressed,
-            "dataset": self.dataset, "code": self.code}, self.etag)
+            "dataset": self.dataset, "code": self.code}
+        if self.subject:    # written only when known: rows from before keep their exact properties
+            data["subject"] = self.subject
+        return Entity(table, self.fingerprint, EPISODE, data, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> EpisodeRecord:
         d = entity.data
         ledger = EpisodeLedger(bool(d.get("open")), parse_time(d.get("last_sent")), int(d.get("suppressed", 0)))
-        return cls(entity.partition, ledger, str(d.get("dataset", "")), str(d.get("code", "")), entity.etag)
+        return cls(entity.partition, ledger, str(d.get("dataset", "")), str(d.get("code", "")), entity.etag,
+                   str(d.get("subject", "")))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,102 @@
+"""``autopilot label ALERT --false-alarm|--expected`` and ``autopilot snooze DATASET [CODE] --for 2h``:
+teach the detectors from the command line, as the feedback actions of an alert do."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+
+from shared.errors import ConfigError, ExternalError
+from shared.services.deps import Deps
+
+EXIT_CANNOT_RUN = 3
+
+
+def _deps(settings: str | None) -> Deps:
+    from cli.main import read_settings_file
+    from shared import bootstrap
+
+    env = dict(os.environ)
+    if settings:
+        env.update(read_settings_file(settings))
+    return bootstrap.build_deps(env)
+
+
+def label(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="autopilot label", description="Label an alert: a false alarm keeps "
+                                     "its file in the baselines; expected learns its level as the new normal.")
+    parser.add_argument("alert", help="the alert's fingerprint (autopilot status --json shows it)")
+    kind = parser.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--false-alarm", action="store_true", help="the alert was wrong")
+    kind.add_argument("--expected", action="store_true", help="a real change: the new normal")
+    parser.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_CANNOT_RUN if exc.code else 0
+    from shared.core.feedback import Action
+    from shared.services import feedback
+
+    try:
+        deps = _deps(args.settings)
+        action = Action.EXPECTED if args.expected else Action.FALSE_ALARM
+        claims = feedback.label_alert(deps, args.alert, action, datetime.now(UTC))
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except KeyError:
+        print(f"autopilot label: no alert with fingerprint {args.alert!r} was ever dispatched", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except ExternalError as exc:
+        print(f"autopilot label: state cannot be reached: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    about = f" ({claims.subject})" if claims.subject else ""
+    print(f"{claims.dataset}: {claims.code}{about} labelled {action.value}", file=sys.stderr)
+    return 0
+
+
+def snooze(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="autopilot snooze", description="Silence an alert kind of a dataset "
+                                     "for a while (every code when CODE is left out).")
+    parser.add_argument("dataset")
+    parser.add_argument("code", nargs="?", default="*", help="an alert code (default: every code)")
+    parser.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h (at most 30d)")
+    parser.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_CANNOT_RUN if exc.code else 0
+    from shared.core.codes import ALERT_CODES
+    from shared.core.typed import Invalid, parse_duration
+    from shared.services import feedback
+
+    try:
+        duration = parse_duration(args.duration)
+    except Invalid as exc:
+        print(f"autopilot snooze: --for: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if not duration.total_seconds() > 0 or duration > feedback.MAX_SNOOZE:
+        print("autopilot snooze: --for must be more than 0 and at most 30d", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if args.code != "*" and args.code not in ALERT_CODES:
+        print(f"autopilot snooze: {args.code!r} is not an alert code (see the README's alert codes)", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    try:
+        deps = _deps(args.settings)
+        deps.config.dataset(args.dataset)
+        now = datetime.now(UTC)
+        record = feedback.snooze(deps, args.dataset, args.code, now + duration, now)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except KeyError:
+        print(f"autopilot snooze: no dataset {args.dataset!r} in the config", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except ExternalError as exc:
+        print(f"autopilot snooze: state cannot be reached: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    what = "every alert" if record.code == "*" else f"{record.code} alerts"
+    print(f"{record.dataset}: {what} snoozed until {record.until:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+    return 0
