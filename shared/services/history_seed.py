@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from shared.core import history
+from shared.core import batch_judgement, history
 from shared.core.models import BlobInfo
 from shared.core.spec import DatasetSpec, OutputSpec
 from shared.errors import ExternalError
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.history import HistoryRecord
+from shared.services.ledgers.parts import BatchJudged
 
 log = logging.getLogger(__name__)
 NEAR_PARTITION = timedelta(days=2)
@@ -31,7 +32,7 @@ NEAR_PARTITION = timedelta(days=2)
 class ImportOutcome:
     dataset: str
     files: int = 0                 # output files found in the window
-    imported: int = 0              # observations written
+    imported: int = 0              # observations written (one per batch for a dataset with output.batch)
     judged_already: int = 0        # files the output guard had judged (their history is there)
     unreadable: list[str] = field(default_factory=list)   # files that are not readable as the contract's format
     failed: list[str] = field(default_factory=list)       # files whose read failed (storage), with why
@@ -80,10 +81,15 @@ def import_history(deps: Deps, dataset: str, since: datetime, now: datetime,
     ledgers = Ledgers.of(deps)
     files = outputs(deps, out, since, now)
     outcome = ImportOutcome(ds.name, files=len(files))
+    batched = out.batch.configured      # a batch of many files is one observation, as the guard learns it
+    parts: dict[str, list[history.Observation]] = {}
     total, done = sum(info.size for info, _ in files), 0
     for info, ts in files:
+        key = output_guard_key(out, info.name) if batched else ""
         receipt = ledgers.receipts.find(ds.name, info.name)
-        if receipt is not None and receipt.blob_etag == info.etag:
+        if batched and ledgers.batch_judgements.get(f"{ds.name}|batch", _batch_row(key)) is not None:
+            outcome.judged_already += 1     # the guard judged the whole batch: its observation is there
+        elif not batched and receipt is not None and receipt.blob_etag == info.etag:
             outcome.judged_already += 1
         else:
             try:
@@ -96,13 +102,21 @@ def import_history(deps: Deps, dataset: str, since: datetime, now: datetime,
                 if profile.readable:
                     obs = history.from_profile(profile, ts=ts, dataset=ds.name, stage="output", name=info.name,
                                                drift_columns=out.contract.drift.columns)
-                    ledgers.history.upsert(HistoryRecord.of(obs, info.name, info.etag))
-                    outcome.imported += 1
+                    if batched:
+                        parts.setdefault(key, []).append(obs)
+                    else:
+                        ledgers.history.upsert(HistoryRecord.of(obs, info.name, info.etag))
+                        outcome.imported += 1
                 else:
                     outcome.unreadable.append(info.name)
         done += info.size
         if progress is not None:
             progress(done, total)
+    for key, observations in parts.items():
+        merged = batch_judgement.merge(observations, name=f"batch:{key}")
+        if merged is not None:        # keyed as the guard keys a batch's row: importing twice rewrites it
+            ledgers.history.upsert(HistoryRecord.of(merged, f"batch:{key}", ""))
+            outcome.imported += 1
     log.info("history imported", extra={"dataset": ds.name, "files": outcome.files, "imported": outcome.imported})
     return outcome
 
@@ -122,3 +136,13 @@ def export_history(deps: Deps, dataset: str | None, since: datetime, now: dateti
                     log.warning("unreadable history row skipped", extra={"dataset": name, "row": row.row})
                     continue
                 yield replace(obs, label=labels[obs.name]) if obs.name in labels else obs
+
+
+def output_guard_key(out: OutputSpec, name: str) -> str:
+    """The batch (partition) an output file belongs to, as the output guard keys it."""
+    parts = out.partition.split(name[len(out.base):])
+    return parts[0] if parts else ""
+
+
+def _batch_row(key: str) -> str:
+    return BatchJudged("", key, "").to_row("").row
