@@ -82,7 +82,10 @@ class ConcurrencySpec:
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """The ADF pipeline to start for each complete batch, and how batch facts map to its parameters.
+    """The pipeline to start for each complete batch, and how batch facts map to its parameters.
+
+    ``engine`` says where it runs: Azure Data Factory, a Synapse workspace, or a Fabric workspace (the
+    engine's app settings say which factory or workspace); on Fabric, ``item`` is the pipeline's item id.
 
     Each parameter value is a template over {batch_id} {dataset} {key} {prefix} {container} {files}
     {file_count} {bytes}; a value that is exactly ``{files}`` is passed as a list.
@@ -96,6 +99,8 @@ class PipelineSpec:
     # Which failed runs the follow-up timer reports when no pipeline event came: the runs Autopilot
     # started, or every run of the pipeline (the factory's own triggers too).
     watch: Literal["started", "all"] = "started"
+    engine: Literal["adf", "synapse", "fabric"] = "adf"
+    item: str = ""                      # fabric only: the Data pipeline's item id in the workspace
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,11 @@ class DatasetSpec:
     retrain: RetrainSpec | None = None
 
     @property
+    def engine(self) -> Literal["adf", "synapse", "fabric"]:
+        """Where the dataset's pipelines (its batch runs and its retraining) run: adf by default."""
+        return self.pipeline.engine if self.pipeline is not None else "adf"
+
+    @property
     def upstream_staleness(self) -> StalenessSpec:
         return self.upstream.staleness if self.upstream else StalenessSpec()
 
@@ -318,7 +328,23 @@ def check(config: PipelinesConfig) -> list[Problem]:
                 problems.append(Problem((*at, "output", "batch", "marker"), "a Delta table needs no marker: "
                                         "each commit in _delta_log/ is one complete version"))
     problems += _check_output_prefixes(config.datasets)
+    problems += _check_fabric_items(config.datasets)
     return problems
+
+
+def _check_fabric_items(datasets: tuple[DatasetSpec, ...]) -> list[Problem]:
+    """The Fabric runner knows a pipeline by its name: one name must mean one item."""
+    out: list[Problem] = []
+    items: dict[str, tuple[str, str]] = {}
+    for j, ds in enumerate(datasets):
+        if ds.pipeline is None or ds.pipeline.engine != "fabric":
+            continue
+        first = items.setdefault(ds.pipeline.name, (ds.pipeline.item, ds.name))
+        if first[0] != ds.pipeline.item:
+            out.append(Problem(("datasets", j, "pipeline", "item"),
+                               f"Fabric pipeline {ds.pipeline.name!r} is item {first[0]!r} in dataset {first[1]!r}; "
+                               "one pipeline name must name one item (rename one of them)"))
+    return out
 
 
 def check_contract(contract: Contract, at: Path = ()) -> list[Problem]:
@@ -386,6 +412,12 @@ def _check_pipeline(spec: PipelineSpec, at: Path) -> list[Problem]:
                            "be matched to batches after a crash (e.g. batchId: '{batch_id}')"))
     if spec.concurrency.max_runs < 1:
         out.append(Problem((*at, "concurrency", "max_runs"), "must be 1 or more"))
+    if spec.engine == "fabric" and not spec.item.strip():
+        out.append(Problem((*at, "item"), "a Fabric pipeline needs its item id (the Data pipeline's id in the "
+                           "workspace, from its URL: .../pipelines/<item id>)"))
+    if spec.engine != "fabric" and spec.item:
+        out.append(Problem((*at, "item"), f"item is the Fabric item id; engine {spec.engine!r} runs pipelines "
+                           "by name (set engine: fabric, or remove item)"))
     return out
 
 

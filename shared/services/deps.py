@@ -116,3 +116,9 @@ class Deps:
     cache: dict[str, Any] = field(default_factory=dict)   # per-worker memo (e.g. learned duration bands)
     metrics: Metrics | None = None                        # validation and run numbers for Azure Monitor
     work_items: WorkItems | None = None                   # Azure DevOps work items (the devops channel)
+    # Per engine (adf, synapse, fabric): its runner, the names its runs report as their factory or
+    # workspace, and the links to its monitor page. ``runner``/``factory_name``/``run_links`` are ADF's.
+    runners: Mapping[str, PipelineRunner] = field(default_factory=lambda: MappingProxyType({}))
+    engine_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    engine_links: Mapping[str, Callable[[str], tuple[Link, ...]]] = field(
+        default_factory=lambda: MappingProxyType({}))
