@@ -7,7 +7,6 @@ every problem with its path; ``check`` adds the rules that span several fields.
 from __future__ import annotations
 
 import fnmatch
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -294,6 +293,8 @@ class PipelinesConfig:
 
 def check(config: PipelinesConfig) -> list[Problem]:
     """Rules that span fields: unique names, parameter templates, sane numbers."""
+    from shared.core import spec_rules as rules  # they read these classes: imported once they exist
+
     problems: list[Problem] = []
     if config.version != 1:
         problems.append(Problem(("version",), f"version {config.version} is not supported; use 1"))
@@ -309,42 +310,28 @@ def check(config: PipelinesConfig) -> list[Problem]:
                                     f"(also datasets[{seen[ds.name]}])"))
         seen.setdefault(ds.name, i)
         if ds.upstream is not None:
-            problems += _check_staleness(ds.upstream.staleness, (*at, "upstream", "staleness"))
+            problems += rules.check_staleness(ds.upstream.staleness, (*at, "upstream", "staleness"))
             if ds.upstream.batch.min_files < 0:
                 problems.append(Problem((*at, "upstream", "batch", "min_files"), "must be 0 or more"))
             if ds.upstream.lookback < timedelta(hours=1):
                 problems.append(Problem((*at, "upstream", "lookback"), "must be at least 1h"))
         if ds.pipeline is not None:
-            problems += _check_pipeline(ds.pipeline, (*at, "pipeline"))
+            problems += rules.check_pipeline(ds.pipeline, (*at, "pipeline"))
             if ds.upstream is None:
                 problems.append(Problem((*at, "pipeline"), "a pipeline needs an upstream block to "
                                         "know which batches to run"))
         if ds.alerts.devops is not None:
-            problems += _check_devops(ds.alerts.devops, (*at, "alerts", "devops"))
+            problems += rules.check_devops(ds.alerts.devops, (*at, "alerts", "devops"))
         if ds.output is not None:
-            problems += _check_staleness(ds.output.staleness, (*at, "output", "staleness"))
+            problems += rules.check_staleness(ds.output.staleness, (*at, "output", "staleness"))
             problems += check_contract(ds.output.contract, (*at, "output", "contract"))
             if ds.output.contract.format == "delta" and ds.output.batch.marker is not None:
                 problems.append(Problem((*at, "output", "batch", "marker"), "a Delta table needs no marker: "
                                         "each commit in _delta_log/ is one complete version"))
-    problems += _check_output_prefixes(config.datasets)
-    problems += _check_fabric_items(config.datasets)
+    problems += rules.check_output_prefixes(config.datasets)
+    problems += rules.check_fabric_items(config.datasets)
     return problems
 
-
-def _check_fabric_items(datasets: tuple[DatasetSpec, ...]) -> list[Problem]:
-    """The Fabric runner knows a pipeline by its name: one name must mean one item."""
-    out: list[Problem] = []
-    items: dict[str, tuple[str, str]] = {}
-    for j, ds in enumerate(datasets):
-        if ds.pipeline is None or ds.pipeline.engine != "fabric":
-            continue
-        first = items.setdefault(ds.pipeline.name, (ds.pipeline.item, ds.name))
-        if first[0] != ds.pipeline.item:
-            out.append(Problem(("datasets", j, "pipeline", "item"),
-                               f"Fabric pipeline {ds.pipeline.name!r} is item {first[0]!r} in dataset {first[1]!r}; "
-                               "one pipeline name must name one item (rename one of them)"))
-    return out
 
 
 def check_contract(contract: Contract, at: Path = ()) -> list[Problem]:
@@ -362,73 +349,4 @@ def check_contract(contract: Contract, at: Path = ()) -> list[Problem]:
             and contract.freshness.column not in contract.columns:
         out.append(Problem((*at, "freshness", "column"), f"freshness column {contract.freshness.column!r} is not "
                            f"declared under columns (declared: {declared}); a typo here switches freshness off"))
-    return out
-
-
-def _check_output_prefixes(datasets: tuple[DatasetSpec, ...]) -> list[Problem]:
-    """Two datasets whose output prefixes nest would both claim a file: which contract judges it?"""
-    out = []
-    for j, ds in enumerate(datasets):
-        for other in datasets[:j]:
-            if ds.output is None or other.output is None or ds.output.container != other.output.container:
-                continue
-            a, b = ds.output.base, other.output.base
-            if a.startswith(b) or b.startswith(a):
-                shown = f"{ds.output.prefix!r}" if a else "'' (the whole container)"
-                out.append(Problem(("datasets", j, "output", "prefix"),
-                                   f"output prefix {shown} overlaps the output prefix {other.output.prefix!r} "
-                                   f"of dataset {other.name!r} in container {ds.output.container!r}; a file there "
-                                   "would belong to both: give each dataset its own folder"))
-    return out
-
-
-def _check_staleness(spec: StalenessSpec, at: Path) -> list[Problem]:
-    out = []
-    if spec.late_factor < 1:
-        out.append(Problem((*at, "late_factor"), "must be 1 or more (1.5 = late after 1.5 cadences)"))
-    if spec.learn_after < 2:
-        out.append(Problem((*at, "learn_after"), "must be 2 or more arrivals"))
-    if spec.cadence is not None and spec.cadence <= timedelta(0):
-        out.append(Problem((*at, "cadence"), "must be longer than 0"))
-    return out
-
-
-def _check_pipeline(spec: PipelineSpec, at: Path) -> list[Problem]:
-    out = []
-    formatter = string.Formatter()
-    for name, template in spec.parameters.items():
-        try:
-            fields = [f for _, f, _, _ in formatter.parse(template) if f is not None]
-        except ValueError as exc:
-            out.append(Problem((*at, "parameters", name), f"template {template!r} is malformed: {exc}"))
-            continue
-        unknown = [f for f in fields if f not in PARAMETER_FIELDS]
-        if unknown:
-            out.append(Problem((*at, "parameters", name),
-                               f"unknown placeholder(s) {', '.join('{' + f + '}' for f in unknown)}; "
-                               f"use {', '.join('{' + f + '}' for f in PARAMETER_FIELDS)}"))
-    if "{batch_id}" not in spec.parameters.values():
-        out.append(Problem((*at, "parameters"), "one parameter must be exactly '{batch_id}' so runs can "
-                           "be matched to batches after a crash (e.g. batchId: '{batch_id}')"))
-    if spec.concurrency.max_runs < 1:
-        out.append(Problem((*at, "concurrency", "max_runs"), "must be 1 or more"))
-    if spec.engine == "fabric" and not spec.item.strip():
-        out.append(Problem((*at, "item"), "a Fabric pipeline needs its item id (the Data pipeline's id in the "
-                           "workspace, from its URL: .../pipelines/<item id>)"))
-    if spec.engine != "fabric" and spec.item:
-        out.append(Problem((*at, "item"), f"item is the Fabric item id; engine {spec.engine!r} runs pipelines "
-                           "by name (set engine: fabric, or remove item)"))
-    return out
-
-
-def _check_devops(route: DevOpsRoute, at: Path) -> list[Problem]:
-    """Names that go into a URL path or a work item field: a slip here fails every delivery later."""
-    out = []
-    if not route.organization or not all(c.isalnum() or c in "-_." for c in route.organization):
-        out.append(Problem((*at, "organization"), f"{route.organization!r} is not an Azure DevOps organization "
-                           "name (letters, digits, - _ .; the part after https://dev.azure.com/)"))
-    if not route.project.strip() or any(c in route.project for c in "/\\?#%&*:<>|\"+"):
-        out.append(Problem((*at, "project"), f"{route.project!r} is not an Azure DevOps project name"))
-    if any(";" in t or not t.strip() for t in route.tags):
-        out.append(Problem((*at, "tags"), "a tag may not be empty or contain ';'"))
     return out
