@@ -213,6 +213,10 @@ def test_a_second_fabric_batch_waits_while_the_first_start_is_unresolved() -> No
     assert len(outcome.errors) == 1 and [w["reason"] for w in outcome.waiting] == [
         "another start of pipeline churn_pipe awaits its run id"]
     assert fabric.runs == {}
+    # The slot is a row of the batches table that views of batches (autopilot status) never list.
+    listed = Ledgers.of(deps).batches.scan(since=("first_claimed_at", "2000-01-01"))
+    assert {r.dataset for r in listed} == {"churn"} and len(listed) == 1
+    assert "~starts" in {e.partition for e in deps.state.scan(deps.tables.batches)}   # held, yet not listed
     clock.advance(minutes=1)
     outcome = upstream_watcher.run_tick(deps, clock.now())        # the failed start is resolved, then the next
     assert len(outcome.started) == 2 and len(fabric.runs) == 2
