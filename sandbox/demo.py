@@ -1,7 +1,8 @@
 """``make demo``: the product's story on this machine, printed as a timeline.
 
 Azurite, the ADF emulator and the local Functions host run the real app (``function_app.app``) with
-the demo config (``pipelines.yaml``). Exit 0 only when every step played as designed.
+the demo config (``pipelines.yaml``); a second act runs one dataset on each engine (ADF, Synapse,
+Fabric) side by side (``sandbox.demo_engines``). Exit 0 only when every step played as designed.
 """
 
 from __future__ import annotations
@@ -211,6 +212,9 @@ def play() -> int:
         demo_acts.spark_batch(stack, timeline, wait, day)
         demo_acts.databricks_failure(stack, timeline, wait, day)
         demo_acts.status(stack, timeline)
+    from sandbox.demo_engines import play_engines
+
+    play_engines(timeline, workdir)
     if timeline.failures:
         timeline.say("demo", f"FAILED: {len(timeline.failures)} step(s) did not play as designed")
         return 1

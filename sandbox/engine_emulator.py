@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -77,6 +78,9 @@ class EngineEmulator:
         self._host = host
         self._server = QuietServer((host, port), _handler_for(self))
         self._serve_thread: threading.Thread | None = None
+        # When runs start (default: now). A test whose clock runs ahead of the wall clock sets it, so
+        # a run's start time and the claim that caused it are on one time line.
+        self.clock: Callable[[], datetime] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -219,6 +223,8 @@ class EngineEmulator:
         pipeline = self.pipelines[name]
         with self.lock:
             record = RunRecord(str(uuid.uuid4()), name, dict(parameters), self.owner_id)
+            if self.clock is not None:
+                record.run_start = record.last_updated = self.clock()
             self._runs[record.run_id] = record
             thread = threading.Thread(
                 target=execute, name=f"{self.server_name}-run-{record.run_id[:8]}", daemon=True,

@@ -21,13 +21,15 @@ class Stack:
     def __init__(self, workdir: Path | None = None, *, pipelines_config: Path | None = None,
                  queue_visibility: str = "00:00:01", verdict_wait: str = "20s",
                  extra_settings: dict[str, str] | None = None, speed: float = 1.0, http_port: int = 0,
-                 function_key: str | None = None) -> None:
+                 function_key: str | None = None, engines: dict[str, dict[str, str]] | None = None) -> None:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="autopilot-stack-"))
         self.speed, self.http_port, self.function_key = speed, http_port, function_key
         self.pipelines_config = pipelines_config or ROOT / "pipelines.yaml"
         self.queue_visibility = queue_visibility
         self.verdict_wait = verdict_wait
         self.extra_settings = extra_settings or {}
+        # Synapse and Fabric emulators beside ADF's: engine → extra emulator config (e.g. OUTPUT_PREFIX).
+        self.engines = engines or {}
         self._stack = ExitStack()
         self.settings: dict[str, str] = {}
 
@@ -56,6 +58,7 @@ class Stack:
         conn = self.azurite.connection_string
         # ADF answers queryPipelineRuns in pages of up to 100 runs.
         self.adf = self._stack.enter_context(ADFEmulator(config={"DATA_STORAGE": conn}, page_size=100))
+        engine_settings = self._start_engines(conn)
         self.powerbi = self._stack.enter_context(PowerBIEmulator())
         self.teams = self._stack.enter_context(TeamsSink())
         self.smtp = self._stack.enter_context(SmtpSink())
@@ -66,7 +69,8 @@ class Stack:
             self.adf.url, self.powerbi.base_url,
             TEAMS_WEBHOOK_URL=self.teams.url, SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.smtp.port),
             SMTP_SENDER="autopilot@example.com", SMTP_TLS="auto", ALERT_EMAIL_TO="oncall@example.com",
-            VERDICT_WAIT=self.verdict_wait, DEVOPS_API_URL=self.devops.url, **self.extra_settings)
+            VERDICT_WAIT=self.verdict_wait, DEVOPS_API_URL=self.devops.url, **engine_settings,
+            **self.extra_settings)
         metrics.install()   # before the app records anything: its metrics are read back by self.metrics()
         self.deps = bootstrap.build_deps(self.settings)
         self.blobs = AzureBlobStore(StorageTarget(connection_string=conn))
@@ -76,8 +80,28 @@ class Stack:
         self.host = self._stack.enter_context(LocalHost(
             _app(), self.settings, host_json=host_json, poll_interval=0.2, speed=self.speed,
             http_port=self.http_port, keys={"default": self.function_key} if self.function_key else None))
-        self.adf.configure(webhook_url=f"{self.host.url}/pipeline-events", webhook_key=self.host.default_key,
-                           queue_delay=0.0, run_duration=0.2)
+        for emulator in (self.adf, *self.engine_emulators.values()):
+            emulator.configure(webhook_url=f"{self.host.url}/pipeline-events", webhook_key=self.host.default_key,
+                               queue_delay=0.0, run_duration=0.2)
+
+    def _start_engines(self, conn: str) -> dict[str, str]:
+        """The Synapse and Fabric emulators asked for, and the app settings that point at them."""
+        from sandbox.engine_emulator import EngineEmulator
+        from sandbox.fabric_emulator import FabricEmulator
+        from sandbox.synapse_emulator import SynapseEmulator
+
+        self.engine_emulators: dict[str, EngineEmulator] = {}
+        settings: dict[str, str] = {}
+        if "synapse" in self.engines:
+            synapse = self._stack.enter_context(SynapseEmulator(config={"DATA_STORAGE": conn,
+                                                                        **self.engines["synapse"]}))
+            self.engine_emulators["synapse"] = synapse
+            settings |= {"SYNAPSE_WORKSPACE": synapse.workspace, "SYNAPSE_ENDPOINT": synapse.url}
+        if "fabric" in self.engines:
+            fabric = self._stack.enter_context(FabricEmulator(config={"DATA_STORAGE": conn, **self.engines["fabric"]}))
+            self.engine_emulators["fabric"] = fabric
+            settings |= {"FABRIC_WORKSPACE_ID": fabric.workspace_id, "FABRIC_API_URL": f"{fabric.url}/v1"}
+        return settings
 
     def _create_data_containers(self, connection_string: str) -> None:
         """The data containers exist before the first tick, as the deployment creates them (a missing

@@ -57,6 +57,48 @@ def _run_links(factory: Any) -> Callable[[str], tuple[Link, ...]]:
     return links
 
 
+def _synapse_links(synapse: Any) -> Callable[[str], tuple[Link, ...]]:
+    def links(run_id: str) -> tuple[Link, ...]:
+        return (Link("Open the run in Synapse Studio", f"https://web.azuresynapse.net/en/monitoring/pipelineruns/"
+                     f"{quote(run_id)}?workspace={quote(_synapse_resource(synapse), safe='')}"),)
+    return links
+
+
+def _synapse_resource(synapse: Any) -> str:
+    # Synapse Studio wants the workspace's resource id; without the subscription at hand, its name opens
+    # the workspace picker on the right workspace.
+    return str(synapse.workspace)
+
+
+def _fabric_links(fabric: Any) -> Callable[[str], tuple[Link, ...]]:
+    def links(run_id: str) -> tuple[Link, ...]:
+        return (Link("Open the Fabric monitoring hub", f"https://app.fabric.microsoft.com/monitoringhub"
+                     f"?experience=fabric-developer&workspaceId={quote(fabric.workspace_id)}&jobInstanceId="
+                     f"{quote(run_id)}"),)
+    return links
+
+
+def build_runners(settings: Any, pipelines: Any) -> dict[str, Any]:
+    """Every engine the settings configure, keyed adf / synapse / fabric (each built lazily, no I/O)."""
+    runners: dict[str, Any] = {}
+    if settings.factory is not None:
+        from shared.adapters.data_factory import DataFactoryRunner
+
+        runners["adf"] = DataFactoryRunner.for_factory(settings.factory)
+    if settings.synapse is not None:
+        from shared.adapters.synapse import SynapseRunner
+
+        runners["synapse"] = SynapseRunner(settings.synapse.endpoint, client_id=settings.synapse.client_id)
+    if settings.fabric is not None:
+        from shared.adapters.fabric import FabricRunner
+
+        items = {ds.pipeline.name: ds.pipeline.item for ds in pipelines.datasets
+                 if ds.pipeline is not None and ds.pipeline.engine == "fabric"}
+        runners["fabric"] = FabricRunner(settings.fabric.workspace_id, items, base_url=settings.fabric.api_url,
+                                         client_id=settings.fabric.client_id)
+    return runners
+
+
 def _token_verifier(settings: Any) -> Any:
     if settings.webhook_auth is None:
         return None
@@ -94,12 +136,9 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
     from shared.adapters import telemetry
 
     telemetry.configure(settings.appinsights_connection_string, settings.client_id, settings.appinsights_entra_auth)
-    runner = None
-    if settings.factory is not None:
-        from shared.adapters.data_factory import DataFactoryRunner
-
-        runner = DataFactoryRunner.for_factory(settings.factory)
-        check_claim_timeout(settings.claim_timeout, runner)
+    runners = build_runners(settings, pipelines)
+    for built in runners.values():
+        check_claim_timeout(settings.claim_timeout, built)
     live = None
     if versions:   # a live config: the next version may add what this one does not use yet
         from shared.services.live_config import LiveConfig
@@ -135,7 +174,7 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         clock=SystemClock(),
         data=AzureBlobStore(settings.data_storage),
         state=TableStateStore(settings.app_storage),
-        runner=runner,
+        runner=runners.get("adf"),
         alerts=QueueAlertSink(settings.app_storage, app_settings.ALERTS_QUEUE),
         tables=Tables(settings.table_prefix),
         claim_timeout=settings.claim_timeout,
@@ -153,6 +192,13 @@ def _build(env: Mapping[str, str] | None) -> tuple[Deps, Any]:
         metrics=telemetry.OpenTelemetryMetrics(),
         work_items=work_items,
         feedback=_feedback_signing(settings),
+        runners=runners,
+        engine_names={engine: name for engine, name in (
+            ("adf", settings.factory.factory_name if settings.factory else ""),
+            ("synapse", settings.synapse.workspace if settings.synapse else ""),
+            ("fabric", settings.fabric.workspace_id if settings.fabric else "")) if name},
+        engine_links={**({"synapse": _synapse_links(settings.synapse)} if settings.synapse else {}),
+                      **({"fabric": _fabric_links(settings.fabric)} if settings.fabric else {})},
     ), live
 
 

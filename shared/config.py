@@ -175,10 +175,24 @@ def against_settings(settings: Settings, pipelines: spec.PipelinesConfig,
     pipelines, missing = _default_workspaces(pipelines, settings.powerbi.default_workspace)
     problems += [f"{source}: datasets.{name}.powerbi: names no workspace and POWERBI_WORKSPACE_ID is not set"
                  for name in missing]
-    if settings.factory is None and any(ds.pipeline or ds.retrain for ds in pipelines.datasets):
-        problems.append("ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME: not set, but "
-                        f"{source} declares pipelines to run")
+    problems += _engine_problems(settings, pipelines, source)
     return pipelines, problems
+
+
+ENGINE_SETTINGS = {"adf": "ADF_SUBSCRIPTION_ID, ADF_RESOURCE_GROUP, ADF_FACTORY_NAME",
+                   "synapse": "SYNAPSE_WORKSPACE (or SYNAPSE_ENDPOINT)", "fabric": "FABRIC_WORKSPACE_ID"}
+
+
+def _engine_problems(settings: Settings, pipelines: spec.PipelinesConfig, source: str) -> list[str]:
+    """Each dataset that runs pipelines needs its engine's settings: name the datasets and the settings."""
+    configured = {"adf": settings.factory is not None, "synapse": settings.synapse is not None,
+                  "fabric": settings.fabric is not None}
+    needing: dict[str, list[str]] = {}
+    for ds in pipelines.datasets:
+        if (ds.pipeline or ds.retrain) and not configured[ds.engine]:
+            needing.setdefault(ds.engine, []).append(ds.name)
+    return [f"{ENGINE_SETTINGS[engine]}: not set, but {source} runs the pipelines of dataset(s) "
+            f"{', '.join(names)} on {engine} (pipeline.engine: {engine})" for engine, names in needing.items()]
 
 
 def checked(settings: Settings, text: str, source: str) -> spec.PipelinesConfig:

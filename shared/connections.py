@@ -33,6 +33,24 @@ class FactoryRef:
 
 
 @dataclass(frozen=True)
+class SynapseRef:
+    """A Synapse workspace's development endpoint (https://<workspace>.dev.azuresynapse.net)."""
+
+    endpoint: str
+    workspace: str                      # its name: what a pipeline's Web activity reports as the workspace
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FabricRef:
+    """A Fabric workspace and the Fabric REST API that runs its Data pipelines."""
+
+    workspace_id: str
+    api_url: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     host: str
     port: int

@@ -6,11 +6,11 @@ Errors raised through a port are from ``shared.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from shared.core.metrics import MetricPoint
 from shared.core.models import Alert, BlobInfo, Message, PipelineRun
@@ -119,6 +119,18 @@ class PipelineRunner(Protocol):
         """The run's activities, oldest first: ``activity`` (its name), ``type``, ``status``, ``error`` (the
         message), ``error_code``, ``output`` (the activity's output object: run page links, Copy row
         counts), ``start``, ``end`` — for failure diagnosis (``shared.core.activity_runs``)."""
+        ...
+
+
+@runtime_checkable
+class StartedRunFinder(Protocol):
+    """A runner whose runs do not report their parameters (Fabric): a run a lost start answer created is
+    found by time, not by the batch id. The caller keeps at most one unresolved start per pipeline."""
+
+    def find_started_run(self, pipeline: str, *, claimed_at: datetime,
+                         known_run_ids: Collection[str] = ()) -> PipelineRun | None:
+        """The earliest run of ``pipeline`` that started in the window of a start attempted at ``claimed_at``
+        and is not in ``known_run_ids``; None when the start took no effect."""
         ...
 
 

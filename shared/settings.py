@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from shared.connections import FactoryRef, SmtpSettings, StorageTarget, WebhookAuth
+from shared.connections import FabricRef, FactoryRef, SmtpSettings, StorageTarget, SynapseRef, WebhookAuth
 from shared.core.schedule import Schedule
 from shared.core.typed import Invalid, parse_duration
 from shared.errors import ConfigError
@@ -62,6 +62,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "included); a longer Retry-After ends the call.", default="60s", infra=False),
     SettingSpec("ADF_ENDPOINT", "ARM endpoint (the sandbox points this at its ADF emulator).",
                 default="https://management.azure.com", infra=False),
+    SettingSpec("SYNAPSE_WORKSPACE", "Name of the Synapse workspace that runs the pipelines of datasets with "
+                "pipeline.engine: synapse.", infra=False),
+    SettingSpec("SYNAPSE_ENDPOINT", "Development endpoint of that workspace (default: "
+                "https://<SYNAPSE_WORKSPACE>.dev.azuresynapse.net; the sandbox points it at its emulator).",
+                infra=False),
+    SettingSpec("FABRIC_WORKSPACE_ID", "Id (a GUID) of the Fabric workspace that runs the Data pipelines of "
+                "datasets with pipeline.engine: fabric.", infra=False),
+    SettingSpec("FABRIC_API_URL", "Fabric REST API base URL (the sandbox points it at its emulator).",
+                default="https://api.fabric.microsoft.com/v1", infra=False),
     SettingSpec("AZURE_CLIENT_ID", "Client id of the user-assigned managed identity."),
     SettingSpec("FOLLOWUP_SCHEDULE", "NCRONTAB schedule, in UTC, of the follow-up timer: Power BI refresh "
                 "status, owed refreshes, alert digests, stuck runs. Same rules as UPSTREAM_SCHEDULE.",
@@ -166,6 +175,8 @@ class Settings:
     appinsights_entra_auth: bool = False
     devops_api_url: str = "https://dev.azure.com"
     feedback: FeedbackSettings | None = None
+    synapse: SynapseRef | None = None
+    fabric: FabricRef | None = None
 
 
 def _storage(env: Mapping[str, str], name: str, client_id: str | None) -> StorageTarget | None:
@@ -233,6 +244,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not (devops_api.startswith("https://") or devops_api.startswith(("http://127.0.0.1", "http://localhost"))):
         problems.append("DEVOPS_API_URL: must be an https:// URL (plain http only for a local emulator)")
     feedback = _feedback(env, get, problems)
+    synapse, fabric = _engines(env, get, client_id, problems)
     if problems:
         raise ConfigError(problems, "app settings")
     assert app_storage is not None and data_storage is not None and schedule is not None
@@ -241,7 +253,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                     workspace or None, webhook_auth, verdict_wait, get("LOG_ANALYTICS_ENDPOINT").rstrip("/"),
                     env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None,
                     "Authorization=AAD" in env.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""),
-                    devops_api, feedback)
+                    devops_api, feedback, synapse, fabric)
+
+
+_WORKSPACE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
+
+
+def _engines(env: Mapping[str, str], get: Callable[[str], str], client_id: str | None,
+             problems: list[str]) -> tuple[SynapseRef | None, FabricRef | None]:
+    """The Synapse workspace and the Fabric workspace, when set (the pipelines config says who needs them)."""
+    synapse = None
+    name, endpoint = env.get("SYNAPSE_WORKSPACE", ""), env.get("SYNAPSE_ENDPOINT", "").rstrip("/")
+    if name and not _WORKSPACE_NAME.match(name):
+        problems.append(f"SYNAPSE_WORKSPACE: {name!r} is not a workspace name (lowercase letters, digits and "
+                        "hyphens, at most 50)")
+    elif name or endpoint:
+        if not name:   # the workspace named by its endpoint's host
+            name = endpoint.split("://", 1)[-1].split(".", 1)[0].split(":", 1)[0]
+        synapse = SynapseRef(endpoint or f"https://{name}.dev.azuresynapse.net", name, client_id)
+    fabric = None
+    workspace = env.get("FABRIC_WORKSPACE_ID", "")
+    if workspace and not _GUID.match(workspace):
+        problems.append(f"FABRIC_WORKSPACE_ID: {workspace!r} is not a workspace id (a GUID, from the workspace's "
+                        "URL: .../groups/<id>)")
+    elif workspace:
+        fabric = FabricRef(workspace, get("FABRIC_API_URL").rstrip("/"), client_id)
+    return synapse, fabric
 
 
 def _configured(value: str | None) -> str | None:

@@ -18,7 +18,8 @@ MAX_NAME = 260
 STATUSES = ("Succeeded", "Failed")
 # An ADF run id is a GUID (``@{pipeline().RunId}``); anything else cannot be verified with ADF.
 RUN_ID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
-FIELDS = {"factory", "pipeline", "runId", "status", "batchId", "error"}
+FIELDS = {"factory", "pipeline", "runId", "status", "batchId", "error", "engine"}
+ENGINES = ("adf", "synapse", "fabric")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class PipelineEvent:
     batch_id: str = ""
     error_message: str = ""
     error_activity: str = ""
+    engine: str = ""              # adf | synapse | fabric when the body names it ("": from factory or config)
 
 
 ProblemKind = Literal["media_type", "too_large", "invalid"]
@@ -110,6 +112,9 @@ def parse_event(body: bytes, content_type: str) -> PipelineEvent | Problem:
             problems.append(f"error.{extra[0]}: unknown field; allowed: message, activity")
         message = _text(error, "message", problems, required=False, limit=MAX_TEXT)
         activity = _text(error, "activity", problems, required=False, limit=MAX_NAME)
+    engine = _text(data, "engine", problems, required=False, limit=20)
+    if engine and engine not in ENGINES:
+        problems.append(f"engine: must be one of {', '.join(ENGINES)} (where the pipeline runs), got {engine!r}")
     if problems:
         return Problem("invalid", "the pipeline event is invalid", tuple(problems))
-    return PipelineEvent(factory, pipeline, run_id, status, batch_id, message, activity)
+    return PipelineEvent(factory, pipeline, run_id, status, batch_id, message, activity, engine)

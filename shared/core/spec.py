@@ -7,7 +7,6 @@ every problem with its path; ``check`` adds the rules that span several fields.
 from __future__ import annotations
 
 import fnmatch
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -82,7 +81,10 @@ class ConcurrencySpec:
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """The ADF pipeline to start for each complete batch, and how batch facts map to its parameters.
+    """The pipeline to start for each complete batch, and how batch facts map to its parameters.
+
+    ``engine`` says where it runs: Azure Data Factory, a Synapse workspace, or a Fabric workspace (the
+    engine's app settings say which factory or workspace); on Fabric, ``item`` is the pipeline's item id.
 
     Each parameter value is a template over {batch_id} {dataset} {key} {prefix} {container} {files}
     {file_count} {bytes}; a value that is exactly ``{files}`` is passed as a list.
@@ -96,6 +98,8 @@ class PipelineSpec:
     # Which failed runs the follow-up timer reports when no pipeline event came: the runs Autopilot
     # started, or every run of the pipeline (the factory's own triggers too).
     watch: Literal["started", "all"] = "started"
+    engine: Literal["adf", "synapse", "fabric"] = "adf"
+    item: str = ""                      # fabric only: the Data pipeline's item id in the workspace
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,11 @@ class DatasetSpec:
     retrain: RetrainSpec | None = None
 
     @property
+    def engine(self) -> Literal["adf", "synapse", "fabric"]:
+        """Where the dataset's pipelines (its batch runs and its retraining) run: adf by default."""
+        return self.pipeline.engine if self.pipeline is not None else "adf"
+
+    @property
     def upstream_staleness(self) -> StalenessSpec:
         return self.upstream.staleness if self.upstream else StalenessSpec()
 
@@ -282,6 +291,8 @@ class PipelinesConfig:
 
 def check(config: PipelinesConfig) -> list[Problem]:
     """Rules that span fields: unique names, parameter templates, sane numbers."""
+    from shared.core import spec_rules as rules  # they read these classes: imported once they exist
+
     problems: list[Problem] = []
     if config.version != 1:
         problems.append(Problem(("version",), f"version {config.version} is not supported; use 1"))
@@ -297,26 +308,28 @@ def check(config: PipelinesConfig) -> list[Problem]:
                                     f"(also datasets[{seen[ds.name]}])"))
         seen.setdefault(ds.name, i)
         if ds.upstream is not None:
-            problems += _check_staleness(ds.upstream.staleness, (*at, "upstream", "staleness"))
+            problems += rules.check_staleness(ds.upstream.staleness, (*at, "upstream", "staleness"))
             if ds.upstream.batch.min_files < 0:
                 problems.append(Problem((*at, "upstream", "batch", "min_files"), "must be 0 or more"))
             if ds.upstream.lookback < timedelta(hours=1):
                 problems.append(Problem((*at, "upstream", "lookback"), "must be at least 1h"))
         if ds.pipeline is not None:
-            problems += _check_pipeline(ds.pipeline, (*at, "pipeline"))
+            problems += rules.check_pipeline(ds.pipeline, (*at, "pipeline"))
             if ds.upstream is None:
                 problems.append(Problem((*at, "pipeline"), "a pipeline needs an upstream block to "
                                         "know which batches to run"))
         if ds.alerts.devops is not None:
-            problems += _check_devops(ds.alerts.devops, (*at, "alerts", "devops"))
+            problems += rules.check_devops(ds.alerts.devops, (*at, "alerts", "devops"))
         if ds.output is not None:
-            problems += _check_staleness(ds.output.staleness, (*at, "output", "staleness"))
+            problems += rules.check_staleness(ds.output.staleness, (*at, "output", "staleness"))
             problems += check_contract(ds.output.contract, (*at, "output", "contract"))
             if ds.output.contract.format == "delta" and ds.output.batch.marker is not None:
                 problems.append(Problem((*at, "output", "batch", "marker"), "a Delta table needs no marker: "
                                         "each commit in _delta_log/ is one complete version"))
-    problems += _check_output_prefixes(config.datasets)
+    problems += rules.check_output_prefixes(config.datasets)
+    problems += rules.check_fabric_items(config.datasets)
     return problems
+
 
 
 def check_contract(contract: Contract, at: Path = ()) -> list[Problem]:
@@ -334,67 +347,4 @@ def check_contract(contract: Contract, at: Path = ()) -> list[Problem]:
             and contract.freshness.column not in contract.columns:
         out.append(Problem((*at, "freshness", "column"), f"freshness column {contract.freshness.column!r} is not "
                            f"declared under columns (declared: {declared}); a typo here switches freshness off"))
-    return out
-
-
-def _check_output_prefixes(datasets: tuple[DatasetSpec, ...]) -> list[Problem]:
-    """Two datasets whose output prefixes nest would both claim a file: which contract judges it?"""
-    out = []
-    for j, ds in enumerate(datasets):
-        for other in datasets[:j]:
-            if ds.output is None or other.output is None or ds.output.container != other.output.container:
-                continue
-            a, b = ds.output.base, other.output.base
-            if a.startswith(b) or b.startswith(a):
-                shown = f"{ds.output.prefix!r}" if a else "'' (the whole container)"
-                out.append(Problem(("datasets", j, "output", "prefix"),
-                                   f"output prefix {shown} overlaps the output prefix {other.output.prefix!r} "
-                                   f"of dataset {other.name!r} in container {ds.output.container!r}; a file there "
-                                   "would belong to both: give each dataset its own folder"))
-    return out
-
-
-def _check_staleness(spec: StalenessSpec, at: Path) -> list[Problem]:
-    out = []
-    if spec.late_factor < 1:
-        out.append(Problem((*at, "late_factor"), "must be 1 or more (1.5 = late after 1.5 cadences)"))
-    if spec.learn_after < 2:
-        out.append(Problem((*at, "learn_after"), "must be 2 or more arrivals"))
-    if spec.cadence is not None and spec.cadence <= timedelta(0):
-        out.append(Problem((*at, "cadence"), "must be longer than 0"))
-    return out
-
-
-def _check_pipeline(spec: PipelineSpec, at: Path) -> list[Problem]:
-    out = []
-    formatter = string.Formatter()
-    for name, template in spec.parameters.items():
-        try:
-            fields = [f for _, f, _, _ in formatter.parse(template) if f is not None]
-        except ValueError as exc:
-            out.append(Problem((*at, "parameters", name), f"template {template!r} is malformed: {exc}"))
-            continue
-        unknown = [f for f in fields if f not in PARAMETER_FIELDS]
-        if unknown:
-            out.append(Problem((*at, "parameters", name),
-                               f"unknown placeholder(s) {', '.join('{' + f + '}' for f in unknown)}; "
-                               f"use {', '.join('{' + f + '}' for f in PARAMETER_FIELDS)}"))
-    if "{batch_id}" not in spec.parameters.values():
-        out.append(Problem((*at, "parameters"), "one parameter must be exactly '{batch_id}' so runs can "
-                           "be matched to batches after a crash (e.g. batchId: '{batch_id}')"))
-    if spec.concurrency.max_runs < 1:
-        out.append(Problem((*at, "concurrency", "max_runs"), "must be 1 or more"))
-    return out
-
-
-def _check_devops(route: DevOpsRoute, at: Path) -> list[Problem]:
-    """Names that go into a URL path or a work item field: a slip here fails every delivery later."""
-    out = []
-    if not route.organization or not all(c.isalnum() or c in "-_." for c in route.organization):
-        out.append(Problem((*at, "organization"), f"{route.organization!r} is not an Azure DevOps organization "
-                           "name (letters, digits, - _ .; the part after https://dev.azure.com/)"))
-    if not route.project.strip() or any(c in route.project for c in "/\\?#%&*:<>|\"+"):
-        out.append(Problem((*at, "project"), f"{route.project!r} is not an Azure DevOps project name"))
-    if any(";" in t or not t.strip() for t in route.tags):
-        out.append(Problem((*at, "tags"), "a tag may not be empty or contain ';'"))
     return out

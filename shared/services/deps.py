@@ -130,3 +130,9 @@ class Deps:
     metrics: Metrics | None = None                        # validation and run numbers for Azure Monitor
     work_items: WorkItems | None = None                   # Azure DevOps work items (the devops channel)
     feedback: FeedbackSigning | None = None               # signs the alerts' feedback actions (none: no actions)
+    # Per engine (adf, synapse, fabric): its runner, the names its runs report as their factory or
+    # workspace, and the links to its monitor page. ``runner``/``factory_name``/``run_links`` are ADF's.
+    runners: Mapping[str, PipelineRunner] = field(default_factory=lambda: MappingProxyType({}))
+    engine_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    engine_links: Mapping[str, Callable[[str], tuple[Link, ...]]] = field(
+        default_factory=lambda: MappingProxyType({}))

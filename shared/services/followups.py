@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.core.models import Alert, Severity
 from shared.errors import ExternalError, NotFound
-from shared.services import digests, refresh, run_failures
+from shared.services import digests, engines, refresh, run_failures
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.run_durations import duration_band
@@ -37,20 +37,20 @@ def run(deps: Deps, now: datetime) -> dict[str, Any]:
     return summary
 
 
-def _limit(deps: Deps, pipeline: str, max_duration: timedelta | None, now: datetime) -> float | None:
+def _limit(deps: Deps, pipeline: str, max_duration: timedelta | None, now: datetime,
+           engine: str = "adf") -> float | None:
     if max_duration is not None:
         return max_duration.total_seconds()
-    band = duration_band(deps, pipeline, now)
+    band = duration_band(deps, pipeline, now, engine)
     return band.high * STUCK_FACTOR if band is not None and band.high else None
 
 
 def check_stuck_runs(deps: Deps, now: datetime) -> int:
     """Alert once per run that has been in progress far beyond its baseline (or max_duration)."""
-    if deps.runner is None:
-        return 0
     raised = 0
     for ds in deps.config.datasets:
-        if ds.pipeline is None:
+        runner = engines.runner_for(deps, ds)
+        if ds.pipeline is None or runner is None:
             continue
         limit: float | None = None
         limit_known = False
@@ -59,13 +59,13 @@ def check_stuck_runs(deps: Deps, now: datetime) -> int:
             if entry.stuck_alerted:
                 continue
             try:
-                run = deps.runner.get_run(entry.run_id)
+                run = runner.get_run(entry.run_id)
             except NotFound:
                 continue
             if run.status.finished or run.run_start is None:
                 continue
             if not limit_known:
-                limit, limit_known = _limit(deps, ds.pipeline.name, ds.pipeline.max_duration, now), True
+                limit, limit_known = _limit(deps, ds.pipeline.name, ds.pipeline.max_duration, now, ds.engine), True
             elapsed = (now - run.run_start).total_seconds()
             if limit is None or elapsed <= limit:
                 continue
@@ -74,7 +74,7 @@ def check_stuck_runs(deps: Deps, now: datetime) -> int:
                                    f"{elapsed / 60:.0f} min, beyond the {limit / 60:.0f} min it normally "
                                    "needs at most.", now, subject=run.run_id,
                                    facts={"run_id": run.run_id, "batch": entry.batch_id},
-                                   links=deps.run_links(run.run_id)))
+                                   links=engines.links(deps, ds.engine, run.run_id)))
             active.upsert(replace(entry, stuck_alerted=True))
             raised += 1
     return raised

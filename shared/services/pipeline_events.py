@@ -22,7 +22,7 @@ from shared.core.events import PipelineEvent, Problem, parse_event
 from shared.core.models import Alert, Severity
 from shared.core.outcomes import Accepted, Decided, Invalid, Unknown
 from shared.errors import Conflict, ExternalError
-from shared.services import run_decision
+from shared.services import engines, run_decision
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.events import ACCEPTED, EventRecord
@@ -45,9 +45,11 @@ def accept(deps: Deps, body: bytes, content_type: str, now: datetime) -> Accepte
     if isinstance(parsed, Problem):
         return Invalid(parsed)
     event = parsed
-    if deps.factory_name and event.factory.lower() != deps.factory_name.lower():
+    if not engines.accepts(deps, event.factory):
+        watched = " or ".join(repr(name) for name in engines.names(deps).values())
         return Invalid(Problem("invalid", "the pipeline event is invalid",
-                               (f"factory: this app watches factory {deps.factory_name!r}, not {event.factory!r}",)))
+                               (f"factory: this app watches factory {watched} (a factory or workspace its "
+                                f"pipelines run in), not {event.factory!r}",)))
     assert deps.events_queue is not None, "the webhook needs its work queue"
     deps.events_queue.send(json.dumps({"runId": event.run_id, "at": now.isoformat(), "event": _event_json(event)}))
     return Accepted(event.run_id, now)
@@ -56,7 +58,8 @@ def accept(deps: Deps, body: bytes, content_type: str, now: datetime) -> Accepte
 def _event_json(event: PipelineEvent) -> str:
     return json.dumps({"factory": event.factory, "pipeline": event.pipeline, "runId": event.run_id,
                        "status": event.status, "batchId": event.batch_id,
-                       "error": {"message": event.error_message, "activity": event.error_activity}})
+                       "error": {"message": event.error_message, "activity": event.error_activity},
+                       **({"engine": event.engine} if event.engine else {})})
 
 
 def status_of(deps: Deps, run_id: str, accepted: str | None = None) -> Accepted | Decided | Unknown:
@@ -114,12 +117,13 @@ def report_poison(deps: Deps, message: str, now: datetime) -> Alert:
     pipeline = str(event.get("pipeline", "")) if isinstance(event, dict) else ""
     batch = str(event.get("batchId", "")) if isinstance(event, dict) else ""
     ds = run_decision.dataset_for(deps, pipeline, batch) if pipeline else None
+    engine = ds.engine if ds else "adf"
     alert = Alert(ds.name if ds else "unknown", "pipeline_event_poison", Severity.FAIL,
                   f"The pipeline event for run {run_id or '(unreadable)'} could not be processed after repeated "
                   "attempts; it is in the pipeline-events-poison queue, the run has no decision and its Power BI "
                   "refresh was not requested. Check the function logs, then send the event again.",
                   now, subject=run_id, facts={"run_id": run_id, "pipeline": pipeline, "batch": batch},
-                  links=deps.run_links(run_id) if run_id else ())
+                  links=engines.links(deps, engine, run_id) if run_id else ())
     deps.alerts.emit(alert)
     return alert
 
@@ -164,4 +168,4 @@ def _parse_stored(text: str) -> PipelineEvent:
     body = json.loads(text)
     error = body.get("error") or {}
     return PipelineEvent(body["factory"], body["pipeline"], body["runId"], body["status"], body.get("batchId", ""),
-                         error.get("message", ""), error.get("activity", ""))
+                         error.get("message", ""), error.get("activity", ""), str(body.get("engine", "")))

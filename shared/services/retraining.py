@@ -16,6 +16,8 @@ from shared.core.claims import Claim, ClaimStatus
 from shared.core.models import Alert
 from shared.core.spec import DatasetSpec
 from shared.errors import Conflict, ExternalError, Superseded
+from shared.ports import PipelineRunner
+from shared.services import engines
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.batches import BatchRecord
@@ -45,7 +47,8 @@ def announced(started: Retrain | None, alerts: Sequence[Alert]) -> Sequence[Aler
 def maybe_start(deps: Deps, ds: DatasetSpec, batch: str, codes: tuple[str, ...], now: datetime) -> Retrain | None:
     """Start the retraining pipeline if ``codes`` hold a trigger and no incident is open; None if not."""
     spec = ds.retrain
-    if spec is None or deps.runner is None or not set(codes) & set(spec.on):
+    runner = engines.runner_for(deps, ds)
+    if spec is None or runner is None or not set(codes) & set(spec.on):
         return None
     batches, partition = Ledgers.of(deps).batches, f"{ds.name}|retrain"
     last = batches.find(partition, LAST)
@@ -73,7 +76,7 @@ def maybe_start(deps: Deps, ds: DatasetSpec, batch: str, codes: tuple[str, ...],
             raise Superseded(f"the retraining claim of {ds.name} was taken over")
 
     try:
-        run_id = _found(deps, spec.pipeline, incident, claim) or deps.runner.start_run(
+        run_id = _found(runner, spec.pipeline, incident, claim) or runner.start_run(
             spec.pipeline, parameters, before_retry=still_ours)
     except ExternalError as exc:
         try:
@@ -92,9 +95,10 @@ def maybe_start(deps: Deps, ds: DatasetSpec, batch: str, codes: tuple[str, ...],
     return Retrain(spec.pipeline, run_id)
 
 
-def _found(deps: Deps, pipeline: str, incident: str, claim: Claim) -> str | None:
-    """A run an earlier, failed start of this incident created after all (it carries the incident)."""
-    if claim.attempt <= 1 or deps.runner is None or claim.first_claimed_at is None or claim.claimed_at is None:
+def _found(runner: PipelineRunner, pipeline: str, incident: str, claim: Claim) -> str | None:
+    """A run an earlier, failed start of this incident created after all (it carries the incident; on
+    Fabric, whose runs report no parameters, it is not found: see the README's limits)."""
+    if claim.attempt <= 1 or claim.first_claimed_at is None or claim.claimed_at is None:
         return None
-    runs = deps.runner.query_runs(pipeline, claim.first_claimed_at - MARGIN, claim.claimed_at + MARGIN)
+    runs = runner.query_runs(pipeline, claim.first_claimed_at - MARGIN, claim.claimed_at + MARGIN)
     return next((run.run_id for run in runs if incident in run.parameters.values()), None)

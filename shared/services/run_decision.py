@@ -11,7 +11,7 @@ from shared.core.events import PipelineEvent
 from shared.core.models import Alert, Link, PipelineRun, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import NotFound
-from shared.services import batch_guard, delta_outputs, refresh, run_durations, run_failures
+from shared.services import batch_guard, delta_outputs, engines, refresh, run_durations, run_failures
 from shared.services.deps import Deps
 
 
@@ -27,16 +27,29 @@ def dataset_for(deps: Deps, pipeline: str, batch_id: str) -> DatasetSpec | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+ENGINE_NAMES = {"adf": "ADF", "synapse": "Synapse", "fabric": "Fabric"}
+
+
+def engine_of(deps: Deps, event: PipelineEvent) -> str:
+    return engines.engine_of_event(deps, event.engine, event.factory, event.pipeline)
+
+
 def verify(deps: Deps, event: PipelineEvent,
            now: datetime) -> tuple[breaker.RunFacts, str, list[dict[str, Any]]]:
-    """What ADF says about the run; also the batch id it was started with, and its activity runs."""
-    assert deps.runner is not None
+    """What the engine (ADF, Synapse, Fabric) says about the run; also the batch id it was started with, and
+    its activity runs."""
+    engine = engine_of(deps, event)
+    runner = engines.runner(deps, engine)
+    if runner is None:
+        return breaker.RunFacts(event.run_id, event.pipeline, False, "Unknown",
+                                error=f"this app has no settings for {engine}, so the run cannot be verified"), "", []
     try:
-        run = deps.runner.get_run(event.run_id)
+        run = runner.get_run(event.run_id)
     except NotFound:
         return breaker.RunFacts(event.run_id, event.pipeline, False, "Unknown",
-                                error="ADF has no run with this id in the configured factory"), "", []
-    activities = deps.runner.query_activity_runs(event.run_id)
+                                error=f"{ENGINE_NAMES.get(engine, engine)} has no run with this id in the configured "
+                                f"{'factory' if engine == 'adf' else 'workspace'}"), "", []
+    activities = runner.query_activity_runs(event.run_id)
     failed = [a for a in activities if a.get("status") == "Failed"]
     batch_names = []
     for ds in deps.config.datasets:
@@ -67,7 +80,8 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
     ds = dataset_for(deps, facts.pipeline, batch_id)
     name = ds.name if ds else "unknown"
     alerts: list[Alert] = []
-    links = deps.run_links(event.run_id)
+    engine = engine_of(deps, event)
+    links = engines.links(deps, engine, event.run_id)
     failed = [a for a in activities if a.get("status") == "Failed"]
     if not facts.succeeded:
         run = PipelineRun(facts.run_id, facts.pipeline, RunStatus.of(facts.status), run_start=facts.started)
@@ -85,7 +99,7 @@ def decide(deps: Deps, event: PipelineEvent, now: datetime, verdict_deadline: da
                                 + (f": {facts.error}" if facts.error else "."), now, subject=facts.run_id,
                                 facts={"run_id": facts.run_id, "batch": batch_id, "status": facts.status, **details},
                                 links=_with(links, activity_runs.links(failed))))
-    slow = run_durations.slow_run_alert(deps, facts.pipeline, facts, now)
+    slow = run_durations.slow_run_alert(deps, facts.pipeline, facts, now, engine)
     if slow is not None:
         alerts.append(Alert(name, slow.code, slow.severity, slow.message, now, subject=slow.subject,
                             facts=slow.facts, links=_with(links, activity_runs.links(activities))))

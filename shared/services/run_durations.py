@@ -17,6 +17,7 @@ from shared.core.baseline import Judgement, Point, judge
 from shared.core.models import Alert, RunStatus, Severity
 from shared.core.spec import HistorySpec
 from shared.errors import ExternalError
+from shared.services import engines
 from shared.services.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -26,24 +27,25 @@ DURATION_SPEC = HistorySpec(min_history=5, window=60, sensitivity=3.5, seasonali
 BAND_TTL = timedelta(minutes=5)
 
 
-def duration_band(deps: Deps, pipeline: str, now: datetime) -> Judgement | None:
+def duration_band(deps: Deps, pipeline: str, now: datetime, engine: str = "adf") -> Judgement | None:
     """The pipeline's normal duration band, learned from its successful runs; cached for a few minutes
     (history moves slowly, and every event would otherwise re-read and re-learn it)."""
-    key = f"duration_band|{pipeline}"
+    key = f"duration_band|{engine}|{pipeline}"
     cached = deps.cache.get(key)
     if cached is not None and cached[0] > time.monotonic():
         band: Judgement | None = cached[1]
         return band
     history: list[tuple[datetime, float]] = []
-    if deps.durations is not None:
+    if deps.durations is not None and engine == "adf":     # Log Analytics holds ADFPipelineRun
         try:
             history = deps.durations(pipeline, now - DURATION_HISTORY, now)
         except ExternalError as exc:
             # Log Analytics down or empty must not block the run's decision: use the factory's history.
             log.warning("run history from Log Analytics unavailable", extra={"error_type": type(exc).__name__})
-    if not history and deps.runner is not None:
+    runner = engines.runner(deps, engine)
+    if not history and runner is not None:
         history = [(r.run_start, (r.run_end - r.run_start).total_seconds())
-                   for r in deps.runner.query_runs(pipeline, now - DURATION_HISTORY, now)
+                   for r in runner.query_runs(pipeline, now - DURATION_HISTORY, now)
                    if r.run_start and r.run_end and r.status is RunStatus.SUCCEEDED]
     band = None
     if len(history) >= DURATION_SPEC.min_history:
@@ -53,10 +55,11 @@ def duration_band(deps: Deps, pipeline: str, now: datetime) -> Judgement | None:
     return band
 
 
-def slow_run_alert(deps: Deps, pipeline: str, facts: breaker.RunFacts, now: datetime) -> Alert | None:
+def slow_run_alert(deps: Deps, pipeline: str, facts: breaker.RunFacts, now: datetime,
+                   engine: str = "adf") -> Alert | None:
     if facts.duration_s is None:
         return None
-    band = duration_band(deps, pipeline, now)
+    band = duration_band(deps, pipeline, now, engine)
     if band is None or band.high is None or facts.duration_s <= band.high:
         return None
     return Alert("", "run_slow", Severity.WARN,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from shared.core.models import Alert, PipelineRun, RunStatus, Severity
 from shared.core.spec import DatasetSpec
 from shared.errors import Conflict, ExternalError
+from shared.services import engines
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.runs import RunRecord
@@ -42,26 +43,25 @@ def claim_report(deps: Deps, run: PipelineRun, dataset: str, batch_id: str) -> b
 
 
 def failure_alert(dataset: str, run: PipelineRun, batch_id: str, activity: str, error: str, status: str,
-                  deps: Deps, now: datetime) -> Alert:
+                  deps: Deps, now: datetime, engine: str = "adf") -> Alert:
     return Alert(dataset, "run_failed", Severity.FAIL,
                  f"Pipeline {run.pipeline} run {run.run_id} {status.lower()}"
                  + (f" in activity {activity}" if activity else "") + (f": {error}" if error else "."),
                  now, subject=run.run_id, facts={"run_id": run.run_id, "batch": batch_id, "status": status},
-                 links=deps.run_links(run.run_id))
+                 links=engines.links(deps, engine, run.run_id))
 
 
 def report_unreported(deps: Deps, now: datetime) -> int:
     """The follow-up timer's look: runs of each watched pipeline that ended Failed or Cancelled since
     the last look and were never reported raise ``run_failed`` once. Returns how many were raised."""
-    if deps.runner is None:
-        return 0
     ledgers, raised = Ledgers.of(deps), 0
     for ds in deps.config.datasets:
-        if ds.pipeline is None:
+        runner = engines.runner_for(deps, ds)
+        if ds.pipeline is None or runner is None:
             continue
         look = ledgers.failed_runs_looks.get("_failed_runs", ds.pipeline.name)
         since = look.until if look is not None and look.until is not None else now - FIRST_LOOK
-        for run in deps.runner.query_runs(ds.pipeline.name, since - timedelta(minutes=1), now):
+        for run in runner.query_runs(ds.pipeline.name, since - timedelta(minutes=1), now):
             if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
                 raised += _report(deps, ds, run, now)
         ledgers.failed_runs_looks.upsert(FailedRunsLook(ds.pipeline.name, now))
@@ -77,9 +77,10 @@ def _report(deps: Deps, ds: DatasetSpec, run: PipelineRun, now: datetime) -> int
         return 0
     batch_id = record.batch_id if record is not None else _batch_id(ds, run)
     activity = error = ""
+    runner = engines.runner_for(deps, ds)
     try:
-        failed = [a for a in deps.runner.query_activity_runs(run.run_id) if a.get("status") == "Failed"] \
-            if deps.runner is not None else []
+        failed = [a for a in runner.query_activity_runs(run.run_id) if a.get("status") == "Failed"] \
+            if runner is not None else []
         if failed:
             activity, error = failed[0].get("activity", ""), failed[0].get("error", "")
     except ExternalError as exc:      # the alert matters more than its detail
@@ -88,7 +89,7 @@ def _report(deps: Deps, ds: DatasetSpec, run: PipelineRun, now: datetime) -> int
     if not claim_report(deps, run, ds.name, batch_id):
         return 0
     deps.alerts.emit(failure_alert(ds.name, run, batch_id, activity, error or run.message, run.status.value, deps,
-                                   now))
+                                   now, ds.engine))
     return 1
 
 

@@ -16,16 +16,17 @@ from typing import Any, Literal
 
 from shared.core import batching, claims
 from shared.core.models import Alert, Batch, RunStatus, Severity
-from shared.core.spec import DatasetSpec, PipelineSpec, UpstreamSpec
+from shared.core.spec import DatasetSpec, UpstreamSpec
 from shared.errors import Conflict, ExternalError, NotFound, Rejected, Superseded, Unavailable
-from shared.ports import PipelineRunner
-from shared.services import arrivals
+from shared.ports import PipelineRunner, StartedRunFinder
+from shared.services import arrivals, engines
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.active import ActiveRun
 from shared.services.ledgers.batches import BatchRecord
 from shared.services.ledgers.runs import RunRecord
 from shared.services.ledgers.watch import WATCHER, WatcherTick
+from shared.services.start_slot import StartSlots
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,10 @@ def _tick_dataset(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, now: datetime,
             outcome.incomplete.append({"dataset": ds.name, "batch": s.batch.batch_id, "waiting_for": s.waiting_for})
     fresh = {batch.key: batch.last_change for batch in complete}
     _emit(deps, outcome, arrivals.update(deps, ds.name, "upstream", up.staleness, now, fresh))
-    if ds.pipeline is None or deps.runner is None:
+    runner = engines.runner_for(deps, ds)
+    if ds.pipeline is None or runner is None:
         return
-    starter = _Starter(deps, deps.runner, ds.pipeline, up.container, now)
+    starter = _Starter(deps, runner, ds, up.container, now)
     slots = batching.running_slots(ds.pipeline, starter.in_flight())
     for batch in complete:
         result = starter.handle(batch, slots)
@@ -140,12 +142,17 @@ def _tick_dataset(deps: Deps, ds: DatasetSpec, up: UpstreamSpec, now: datetime,
 class _Starter:
     """Gathers what the claim decisions need and applies their steps, for one pipeline in one tick."""
 
-    def __init__(self, deps: Deps, runner: PipelineRunner, pipeline: PipelineSpec, container: str,
-                 now: datetime) -> None:
-        self.runner, self.pipeline, self.container, self.now = runner, pipeline, container, now
+    def __init__(self, deps: Deps, runner: PipelineRunner, ds: DatasetSpec, container: str, now: datetime) -> None:
+        assert ds.pipeline is not None
+        self.runner, self.pipeline, self.container, self.now = runner, ds.pipeline, container, now
         self.clock = deps.clock
         self.claim_timeout = deps.claim_timeout
         self.ledgers = Ledgers.of(deps)
+        # Fabric: runs are found by time, so one start of the pipeline at a time (the start slot).
+        self.finder = runner if isinstance(runner, StartedRunFinder) else None
+        self.slots = StartSlots(self.ledgers, ds.engine, ds.pipeline.name, [
+            d.name for d in deps.config.datasets
+            if d.pipeline is not None and d.engine == ds.engine and d.pipeline.name == ds.pipeline.name])
 
     def in_flight(self) -> int:
         """Runs of the pipeline still in flight, per the ledger; finished ones leave it."""
@@ -179,7 +186,7 @@ class _Starter:
                              policy)
         if isinstance(step, claims.Reconcile):
             assert seen is not None
-            run_id = self._find_run(batch, step.since)
+            run_id = self._find_run(batch, seen.claim)
             step = claims.after_reconcile(seen.claim, batch, run_id, self.now, slots, token, policy)
         return self._apply(step, batch, seen)
 
@@ -219,9 +226,24 @@ class _Starter:
                         record = self.ledgers.batches.insert(BatchRecord.of(batch.dataset, batch.key, claim))
                 except Conflict:
                     return BatchResult("skipped", {"reason": "claimed by another tick"})
+                if self.finder is not None and not self.slots.take(batch):
+                    return self._back_off(record, take_over)
                 return self._start(batch, record)
             case claims.Reconcile():
                 raise AssertionError("a reconcile step is resolved by handle() before anything is applied")
+
+    def _back_off(self, record: BatchRecord, take_over: bool) -> BatchResult:
+        """Another start of the pipeline awaits its run id: give this claim back and wait. A new claim is
+        deleted; a taken-over one is marked failed, so the next tick looks again at once."""
+        reason = f"another start of pipeline {self.pipeline.name} awaits its run id"
+        try:
+            if take_over:
+                self.ledgers.batches.replace(replace(record, claim=record.claim.start_failed(reason)))
+            else:
+                self.ledgers.batches.delete(record)
+        except ExternalError:
+            pass                 # left claimed: a later tick reconciles it (it never started a run)
+        return BatchResult("waiting", {"reason": reason})
 
     def _start(self, batch: Batch, record: BatchRecord) -> BatchResult:
         parameters = batching.run_parameters(self.pipeline, batch, self.container)
@@ -241,6 +263,8 @@ class _Starter:
             except ExternalError:
                 pass
             refused = isinstance(exc, (Rejected, NotFound))
+            if refused:          # refused: no run exists, so the next start of the pipeline may go
+                self.slots.release(batch)
             alerts = (claims.start_refused_alert(batch, self.pipeline.name, str(exc), self.now),) if refused else ()
             return BatchResult("errors", {"error": str(exc)}, alerts)
         try:
@@ -266,7 +290,7 @@ class _Starter:
             try:
                 return self.runner.start_run(self.pipeline.name, parameters, before_retry=still_ours)
             except Unavailable:
-                found = self._find_run(batch, record.claim.first_claimed_at or self.now)
+                found = self._find_run(batch, record.claim)
                 if found is not None:
                     return found
                 if attempt == START_ATTEMPTS - 1:
@@ -281,8 +305,16 @@ class _Starter:
                                            self.now, RunStatus.QUEUED.value))
         self.ledgers.active.upsert(ActiveRun(self.pipeline.name, run_id, batch.batch_id))
         self.ledgers.batches.replace(record)
+        if self.finder is not None:
+            self.slots.release(batch)
 
-    def _find_run(self, batch: Batch, claimed_at: datetime) -> str | None:
+    def _find_run(self, batch: Batch, claim: claims.Claim) -> str | None:
+        """The run an earlier attempt of this claim may have created: by its batch id parameter, or on an
+        engine whose runs carry no parameters, by the time of the attempt (only the start slot's holder
+        can have created one)."""
+        if self.finder is not None:
+            return self.slots.find_run(self.finder, batch, claim, self.now)
+        claimed_at = claim.first_claimed_at or self.now
         names = [n for n, t in self.pipeline.parameters.items() if t == "{batch_id}"]
         runs = self.runner.query_runs(self.pipeline.name, claimed_at - RECONCILE_MARGIN, self.now + RECONCILE_MARGIN)
         matching = sorted((r for r in runs if any(r.parameters.get(n) == batch.batch_id for n in names)),

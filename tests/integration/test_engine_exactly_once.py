@@ -4,8 +4,8 @@ created, a lost answer, throttling beyond the budget), with the reconciliation a
 
 ADF and Synapse find a run by its batch id parameter; Fabric, whose job instances carry no
 parameters, by the start attempt's window (``FabricRunner.find_started_run``). The watcher's own
-fault test (claims, crashes, concurrent ticks) runs against ADF; wiring it to each engine is not
-done yet (README, "Synapse and Fabric")."""
+fault test (claims, crashes, concurrent ticks, the start slot) runs against each engine in
+``test_exactly_once_faults.py``."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from shared.services.ledgers.parts import BatchJudged, Parts
 from shared.services.ledgers.receipts import Receipts
 from shared.services.ledgers.refreshes import PendingRefresh, Requested
 from shared.services.ledgers.runs import Runs
+from shared.services.ledgers.start_slots import StartSlot
 from shared.services.ledgers.table import Table
 from shared.services.ledgers.verdicts import Verdicts
 from shared.services.ledgers.watch import Arrivals, FailedRunsLook, WatcherTick
@@ -43,6 +44,10 @@ class Ledgers:
     @property
     def batches(self) -> Batches:
         return Batches(self.state, self.tables.batches)
+
+    @property
+    def start_slots(self) -> Table[StartSlot]:
+        return Table(self.state, self.tables.batches, StartSlot)
 
     @property
     def runs(self) -> Runs:
