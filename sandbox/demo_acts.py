@@ -109,4 +109,5 @@ def status(stack: Any, timeline: Timeline) -> None:
     text = render_text(status_service.view(stack.deps, now, now - timedelta(days=7), "scores"))
     for line in text.splitlines():
         timeline.say("status", line)
-    timeline.say("status", "the same, as a page: `make up` prints its URL (GET /api/status with the function key)")
+    timeline.say("status", "the same as a page, while `make up` runs: http://127.0.0.1:7071/api/status?code=<the "
+                           "function key make up prints> (the CLI: python -m cli.main status --settings ...)")
