@@ -12,8 +12,9 @@ import codecs
 import csv
 import io
 import re
+import threading
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +27,7 @@ from shared.adapters.profilers_io import (
     DecompressionLimit,
     GunzipReader,
     Limits,
+    PassView,
     Progress,
     sniff_text,
     unreadable,
@@ -302,8 +304,17 @@ def profile_csv(source: IO[bytes], contract: Contract, *, fmt: str, size: int, l
 
 def _run(state: _Pass, source: IO[bytes], fmt: str, size: int, limits: Limits, progress: Progress | None,
          unraisable: list[BaseException], inline: bytes | None) -> Profile | _Restart:
-    gz = GunzipReader(source, limits) if fmt == "csv.gz" and inline is None else None
-    stream: Any = io.BytesIO(inline) if inline is not None else gz if gz is not None else source
+    view = PassView(source, threading.Lock())   # this pass's own position; late read-ahead cannot move the next's
+    try:
+        return _run_pass(state, source, view, fmt, size, limits, progress, unraisable, inline)
+    finally:
+        view.detach_pass()
+
+
+def _run_pass(state: _Pass, source: IO[bytes], view: PassView, fmt: str, size: int, limits: Limits,
+              progress: Progress | None, unraisable: list[BaseException], inline: bytes | None) -> Profile | _Restart:
+    gz = GunzipReader(cast(IO[bytes], view), limits) if fmt == "csv.gz" and inline is None else None
+    stream: Any = io.BytesIO(inline) if inline is not None else gz if gz is not None else view
     stop: Finding | None = None
     try:
         state.run(stream, limits, progress, source, size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -174,3 +175,34 @@ class GunzipReader(io.RawIOBase):
         if self.produced > limits.ratio_floor and self.produced > limits.max_ratio * used:
             raise DecompressionLimit(f"{used:,} compressed bytes inflated to {self.produced:,} "
                                      f"(ratio over {limits.max_ratio:g}: a zip bomb?); reading stopped")
+
+
+class PassView(io.RawIOBase):
+    """One reading pass over a seekable source, at its own position. pyarrow's CSV reader reads ahead
+    on its I/O threads and may still read after the pass has stopped (a conversion error restarts the
+    read from byte 0); a detached view answers those late reads with nothing, so they cannot move the
+    next pass's position (which made a restart read its header from the middle of the file)."""
+
+    def __init__(self, source: IO[bytes], lock: threading.Lock) -> None:
+        super().__init__()
+        self._source, self._lock, self._pos, self._detached = source, lock, 0, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with self._lock:
+            if self._detached:
+                return 0
+            self._source.seek(self._pos)
+            data = self._source.read(len(buffer))
+            buffer[:len(data)] = data
+            self._pos += len(data)
+            return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def detach_pass(self) -> None:
+        with self._lock:
+            self._detached = True

@@ -348,7 +348,7 @@ def test_an_excel_export_under_default_settings_is_one_finding_naming_delimiter_
 def test_an_excel_export_with_only_the_delimiter_set_names_the_decimal_fix_per_float_column() -> None:
     c = contract("csv: {delimiter: ';'}" + EXPORT_COLUMNS)
     findings = check(run(excel_export(), c, "csv"), c, NOW)
-    assert {f.code for f in findings} == {"wrong_type"}
+    assert {f.code for f in findings} == {"wrong_type"}, [(f.code, f.message) for f in findings]
     assert all(f.message.endswith("set csv: {decimal: ','}") for f in findings) and len(findings) == 2
 
 
