@@ -106,7 +106,7 @@ def status(stack: Any, timeline: Timeline) -> None:
     from shared.services import status as status_service
 
     now = stack.deps.clock.now()
-    text = render_text(status_service.view(stack.deps, now, now - timedelta(days=7), "scores"))
+    text = render_text(status_service.view(stack.deps, now, now - timedelta(days=7)))   # every dataset of the demo
     for line in text.splitlines():
         timeline.say("status", line)
     timeline.say("status", "the same as a page, while `make up` runs: http://127.0.0.1:7071/api/status?code=<the "
