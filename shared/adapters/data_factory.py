@@ -9,14 +9,13 @@ and 5xx, honouring Retry-After within a bounded wait. The Azure SDK is imported 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from shared.adapters import pipeline_sdk, retry
+from shared.adapters import pipeline_sdk
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
 from shared.adapters.pipeline_sdk import activity, to_run, utc
 from shared.connections import FactoryRef
@@ -32,12 +31,15 @@ log = logging.getLogger(__name__)
 MAX_PAGES = 1000                       # a factory answering more pages than this is misbehaving
 
 
-class DataFactoryRunner:
+class DataFactoryRunner(pipeline_sdk.SdkRunner["DataFactoryManagementClient"]):
     """Runs pipelines of one factory. Thread-safe; the SDK client is built on first use.
 
     ``retries``, ``backoff``, ``max_backoff`` and ``max_wait`` (the most one call sleeps in total,
     Retry-After included) are knobs so tests can make them small.
     """
+
+    SERVICE = "Data Factory"
+    log = log
 
     def __init__(self, factory: FactoryRef, *, credential: TokenCredential | None = None, retries: int = 3,
                  backoff: float = 1.0, max_backoff: float = 30.0, max_wait: float = 60.0,
@@ -47,14 +49,9 @@ class DataFactoryRunner:
         if urlsplit(endpoint).scheme != "https" and not is_local_emulator(endpoint):
             raise ConfigError([f"ADF_ENDPOINT: {endpoint!r} must be an https URL (plain http is allowed "
                                "only for a local emulator on 127.0.0.1 or localhost)"], "app settings")
+        super().__init__(endpoint, credential, retries=retries, backoff=backoff, max_backoff=max_backoff,
+                         max_wait=max_wait, connect_timeout=connect_timeout, read_timeout=read_timeout, sleep=sleep)
         self._factory = factory
-        self._endpoint = endpoint
-        self._credential = credential
-        self._budget = retry.Budget(retries, backoff, max_backoff, max_wait)
-        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
-        self._sleep = sleep
-        self._client: DataFactoryManagementClient | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def for_factory(cls, factory: FactoryRef) -> DataFactoryRunner:
@@ -147,19 +144,9 @@ class DataFactoryRunner:
         self._call(f"cancel run {run_id}", client.pipeline_runs.cancel, f.resource_group, f.factory_name,
                    run_id, is_recursive=True, safe=True)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
     # --- the SDK client and the retry loop ----------------------------------------------------------
 
-    def _get_client(self) -> DataFactoryManagementClient:
-        with self._lock:
-            if self._client is None:
-                self._client = self._build_client()
-            return self._client
 
     def _build_client(self) -> DataFactoryManagementClient:
         from azure.mgmt.datafactory import DataFactoryManagementClient
@@ -178,9 +165,3 @@ class DataFactoryRunner:
         return DataFactoryManagementClient(credential, self._factory.subscription_id, base_url=self._endpoint,
                                            **options)
 
-    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool,
-                 before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:
-        """Call the SDK with retries. ``safe``: repeating the call cannot cause a second effect."""
-        return pipeline_sdk.call("Data Factory", what, fn, *args, safe=safe, budget=self._budget, sleep=self._sleep,
-                                 connect_timeout=self._connect_timeout, read_timeout=self._read_timeout, log=log,
-                                 before_retry=before_retry, **kwargs)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -129,3 +131,45 @@ def json_parameters(pipeline: str, parameters: Mapping[str, Any]) -> dict[str, A
     except (TypeError, ValueError) as exc:
         raise Rejected(f"parameters of pipeline {pipeline} are not JSON: {exc}") from exc
     return body
+
+
+class SdkRunner[C]:
+    """What both azure-core runners keep: the retry budget and timeouts, the SDK client built on first
+    use under a lock (thread-safe), ``close``, and one ``_call`` through the retry loop. Subclasses name
+    their ``SERVICE`` and build their client in ``_build_client``."""
+
+    SERVICE = ""
+    log = logging.getLogger(__name__)
+
+    def __init__(self, endpoint: str, credential: Any, *, retries: int, backoff: float, max_backoff: float,
+                 max_wait: float, connect_timeout: float, read_timeout: float,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._endpoint = endpoint
+        self._credential = credential
+        self._budget = retry.Budget(retries, backoff, max_backoff, max_wait)
+        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
+        self._sleep = sleep
+        self._client: C | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()  # type: ignore[attr-defined]
+                self._client = None
+
+    def _get_client(self) -> C:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build_client()
+            return self._client
+
+    def _build_client(self) -> C:
+        raise NotImplementedError   # each runner builds its own SDK client
+
+    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool,
+                 before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:
+        """Call the SDK with retries. ``safe``: repeating the call cannot cause a second effect."""
+        return call(self.SERVICE, what, fn, *args, safe=safe, budget=self._budget, sleep=self._sleep,
+                    connect_timeout=self._connect_timeout, read_timeout=self._read_timeout, log=self.log,
+                    before_retry=before_retry, **kwargs)

@@ -11,14 +11,13 @@ lazily.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from shared.adapters import pipeline_sdk, retry
+from shared.adapters import pipeline_sdk
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
 from shared.adapters.pipeline_sdk import activity, to_run, utc
 from shared.core.models import PipelineRun
@@ -40,12 +39,15 @@ def workspace_endpoint(workspace: str) -> str:
     return f"https://{workspace}.dev.azuresynapse.net"
 
 
-class SynapseRunner:
+class SynapseRunner(pipeline_sdk.SdkRunner["ArtifactsClient"]):
     """Runs pipelines of one Synapse workspace. Thread-safe; the SDK client is built on first use.
 
     ``endpoint`` is the workspace development endpoint (``workspace_endpoint(name)``), or a local
     emulator over plain http. Knobs as for ``DataFactoryRunner``.
     """
+
+    SERVICE = SERVICE
+    log = log
 
     def __init__(self, endpoint: str, *, client_id: str | None = None, credential: TokenCredential | None = None,
                  retries: int = 3, backoff: float = 1.0, max_backoff: float = 30.0, max_wait: float = 60.0,
@@ -57,14 +59,9 @@ class SynapseRunner:
             raise ConfigError([f"Synapse endpoint {endpoint!r} must be an https URL such as "
                                "https://<workspace>.dev.azuresynapse.net (plain http is allowed only for a "
                                "local emulator on 127.0.0.1 or localhost)"], "app settings")
-        self._endpoint = endpoint
+        super().__init__(endpoint, credential, retries=retries, backoff=backoff, max_backoff=max_backoff,
+                         max_wait=max_wait, connect_timeout=connect_timeout, read_timeout=read_timeout, sleep=sleep)
         self._client_id = client_id
-        self._credential = credential
-        self._budget = retry.Budget(retries, backoff, max_backoff, max_wait)
-        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
-        self._sleep = sleep
-        self._client: ArtifactsClient | None = None
-        self._lock = threading.Lock()
 
     # --- the port -----------------------------------------------------------------------------------
 
@@ -141,19 +138,9 @@ class SynapseRunner:
         self._call(f"cancel run {run_id}", client.pipeline_run.cancel_pipeline_run, run_id, is_recursive=True,
                    safe=True)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
     # --- the SDK client -----------------------------------------------------------------------------
 
-    def _get_client(self) -> ArtifactsClient:
-        with self._lock:
-            if self._client is None:
-                self._client = self._build_client()
-            return self._client
 
     def _build_client(self) -> ArtifactsClient:
         from azure.synapse.artifacts import ArtifactsClient
@@ -170,8 +157,3 @@ class SynapseRunner:
             credential = self._credential or default_credential(self._client_id)
         return ArtifactsClient(credential, self._endpoint, **options)
 
-    def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool,
-                 before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:
-        return pipeline_sdk.call(SERVICE, what, fn, *args, safe=safe, budget=self._budget, sleep=self._sleep,
-                                 connect_timeout=self._connect_timeout, read_timeout=self._read_timeout, log=log,
-                                 before_retry=before_retry, **kwargs)
