@@ -9,7 +9,6 @@ is valid. The app picks the new version up within seconds, at its next invocatio
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,16 +29,13 @@ def fetch_blob(settings: Any, container: str, name: str) -> str:
 
 
 def push(args: argparse.Namespace) -> int:
-    from cli.main import read_settings_file
+    from cli.main import environment
     from shared import config
     from shared.adapters.storage import AzureBlobStore
     from shared.errors import ConfigError
     from shared.settings import load_settings
 
-    env = dict(os.environ)
-    if args.settings:
-        env.update(read_settings_file(args.settings))
-    settings = load_settings(env)
+    settings = load_settings(environment(args.settings))
     target = config.blob_location(settings.pipelines_config)
     if target is None:
         raise ConfigError([f"PIPELINES_CONFIG: {settings.pipelines_config!r} is a file in the app package; "

@@ -4,25 +4,16 @@ existing outputs in storage, and write the history table out as JSON Lines for `
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from typing import IO
 
+from cli.main import deps_for
 from shared.errors import ConfigError, ExternalError
 from shared.services.deps import Deps
 
 EXIT_CANNOT_RUN = 3
 
-
-def _deps(settings: str | None) -> Deps:
-    from cli.main import read_settings_file
-    from shared import bootstrap
-
-    env = dict(os.environ)
-    if settings:
-        env.update(read_settings_file(settings))
-    return bootstrap.build_deps(env)
 
 
 def run(argv: list[str]) -> int:
@@ -50,7 +41,7 @@ def run(argv: list[str]) -> int:
         print(f"autopilot history: --since: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     try:
-        deps = _deps(args.settings)
+        deps = deps_for(args.settings)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CANNOT_RUN

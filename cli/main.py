@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from shared.errors import AutopilotError, ConfigError
 
@@ -25,12 +26,25 @@ def read_settings_file(path: str) -> dict[str, str]:
     return local_settings.read(path)
 
 
+def environment(settings: str | None) -> dict[str, str]:
+    """The process environment with a local.settings.json's ``Values`` over it (``--settings``)."""
+    env = dict(os.environ)
+    if settings:
+        env.update(read_settings_file(settings))
+    return env
+
+
+def deps_for(settings: str | None) -> Any:
+    """The app's dependencies, built as the functions build them, from ``environment(settings)``."""
+    from shared import bootstrap
+
+    return bootstrap.build_deps(environment(settings))
+
+
 def _config_check(args: argparse.Namespace) -> int:
     from shared import config
 
-    env = dict(os.environ)
-    if args.settings:
-        env.update(read_settings_file(args.settings))
+    env = environment(args.settings)
     if args.pipelines:
         env["PIPELINES_CONFIG"] = str(Path(args.pipelines).resolve())
     from cli.config_push import fetch_blob

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -20,16 +19,12 @@ def run(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return 3 if exc.code else 0
-    from cli.main import read_settings_file
-    from shared import bootstrap
+    from cli.main import deps_for
     from shared.core import render
     from shared.core.models import Alert, Severity
 
-    env = dict(os.environ)
     try:
-        if args.settings:
-            env.update(read_settings_file(args.settings))
-        deps = bootstrap.build_deps(env)
+        deps = deps_for(args.settings)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 3

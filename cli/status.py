@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -25,8 +24,7 @@ def run(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_CANNOT_RUN if exc.code else 0
-    from cli.main import read_settings_file
-    from shared import bootstrap
+    from cli.main import deps_for
     from shared.core.status_text import render_text
     from shared.core.typed import Invalid, parse_duration
     from shared.services import status
@@ -36,11 +34,8 @@ def run(argv: list[str]) -> int:
     except Invalid as exc:
         print(f"autopilot status: --since: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    env = dict(os.environ)
     try:
-        if args.settings:
-            env.update(read_settings_file(args.settings))
-        deps = bootstrap.build_deps(env)
+        deps = deps_for(args.settings)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CANNOT_RUN

@@ -4,24 +4,14 @@ teach the detectors from the command line, as the feedback actions of an alert d
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 
+from cli.main import deps_for
 from shared.errors import ConfigError, ExternalError
-from shared.services.deps import Deps
 
 EXIT_CANNOT_RUN = 3
 
-
-def _deps(settings: str | None) -> Deps:
-    from cli.main import read_settings_file
-    from shared import bootstrap
-
-    env = dict(os.environ)
-    if settings:
-        env.update(read_settings_file(settings))
-    return bootstrap.build_deps(env)
 
 
 def label(argv: list[str]) -> int:
@@ -40,7 +30,7 @@ def label(argv: list[str]) -> int:
     from shared.services import feedback
 
     try:
-        deps = _deps(args.settings)
+        deps = deps_for(args.settings)
         action = Action.EXPECTED if args.expected else Action.FALSE_ALARM
         claims = feedback.label_alert(deps, args.alert, action, datetime.now(UTC))
     except ConfigError as exc:
@@ -84,7 +74,7 @@ def snooze(argv: list[str]) -> int:
         print(f"autopilot snooze: {args.code!r} is not an alert code (see the README's alert codes)", file=sys.stderr)
         return EXIT_CANNOT_RUN
     try:
-        deps = _deps(args.settings)
+        deps = deps_for(args.settings)
         deps.config.dataset(args.dataset)
         now = datetime.now(UTC)
         record = feedback.snooze(deps, args.dataset, args.code, now + duration, now)
