@@ -13,16 +13,15 @@ per version, like a partition folder's for files.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 
-from shared.core import delta_log, delta_profile, history, metrics, verdict
+from shared.core import delta_log, delta_profile
 from shared.core.delta_log import AddedFile
 from shared.core.profile import Profile
 from shared.core.spec import Contract, DatasetSpec, OutputSpec
 from shared.errors import NotFound
-from shared.services import arrivals, output_guard, retraining
+from shared.services import output_guard
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.receipts import Receipt
@@ -85,26 +84,5 @@ def validate_version(deps: Deps, ds: DatasetSpec, out: OutputSpec, container: st
         # Receipted as nothing to judge, so the breaker does not wait for a verdict that never comes.
         ledgers.receipts.upsert(Receipt(ds.name, name, info.etag, "pass", "", now))
         return outcome
-    observation = history.from_profile(profile, ts=info.last_modified, dataset=ds.name, stage="output",
-                                       name=name, drift_columns=out.contract.drift.columns)
-    past = output_guard._history(ledgers, ds.name, info.last_modified) if profile.readable else []
-    judged = verdict.judge_file(ds.name, out, container, name, outcome.batch, profile, observation, past, now)
-    outcome.status, outcome.codes = judged.status, list(judged.codes)
-    outcome.report, outcome.report_blob = judged.report, judged.report_blob
-    deps.data.write_bytes(container, judged.report_blob, json.dumps(judged.report, indent=2).encode(),
-                          content_type="application/json")
-    if judged.observation is not None:
-        output_guard.record_history(deps, judged.observation, info)
-    output_guard._emit(deps, outcome, retraining.announced(
-        retraining.maybe_start(deps, ds, outcome.batch, judged.codes, now), judged.alerts))
-    output_guard._emit(deps, outcome, arrivals.update(deps, ds.name, "output", out.staleness, now,
-                                                      {name: info.last_modified}))
-    output_guard._update_verdict(ledgers, ds.name, outcome.batch, name, judged.status)
-    ledgers.receipts.upsert(Receipt(ds.name, name, info.etag, judged.status, judged.report_blob, now))
-    if deps.metrics is not None:
-        contract = out.contract
-        deps.metrics.record(metrics.validation_points(
-            ds.name, "output", judged.status, time.perf_counter() - started, profile, judged.observation, past,
-            tuple(contract.columns), contract.drift.columns, min(contract.history.min_history, 7)))
-    return outcome
+    return output_guard.apply_profile(deps, ds, out, outcome, info, profile, started, now, batched=False)
 

@@ -101,9 +101,18 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
     assert deps.profiler is not None, "the output guard needs a profiler"
     started = time.perf_counter()
     profile = deps.profiler.profile(container, name, out.contract, size=info.size)
+    return apply_profile(deps, ds, out, outcome, info, profile, started, now,
+                         batched=out.batch.configured and bool(outcome.batch))
+
+
+def apply_profile(deps: Deps, ds: DatasetSpec, out: OutputSpec, outcome: GuardOutcome, info: BlobInfo,
+                  profile: Profile, started: float, now: datetime, *, batched: bool) -> GuardOutcome:
+    """Judge a profiled output (a file, or a Delta version) and apply the judgement: report, history (or
+    the part row of a batch), alerts and retraining, arrivals, the batch verdict, the receipt, metrics."""
+    ledgers = Ledgers.of(deps)
+    container, name = out.container, info.name
     observation = history.from_profile(profile, ts=info.last_modified, dataset=ds.name, stage="output", name=name,
                                        drift_columns=out.contract.drift.columns)
-    batched = out.batch.configured and bool(outcome.batch)
     past = _history(ledgers, ds.name, info.last_modified) if profile.readable and not batched else []
     judged = verdict.judge_file(ds.name, out, container, name, outcome.batch, profile, observation, past, now,
                                 part=batched)
