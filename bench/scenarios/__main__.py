@@ -6,8 +6,8 @@
 unseen until the end.
 
 ``--write DIR`` also leaves every scenario as DESIGN 3.4 lines (``DIR/<name>.jsonl``), its labels
-(``DIR/<name>.labels.json``) and ``DIR/config.yaml``, so one can be replayed by hand:
-``autopilot backtest DIR/drop-1.jsonl --config DIR/config.yaml``.
+(``DIR/<name>.labels.json``) and its pipelines.yaml (``DIR/<name>.config.yaml``), so one can be replayed
+by hand: ``autopilot backtest DIR/drop-1.jsonl --config DIR/drop-1.config.yaml``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from bench.scenarios import generate, score
 
 def write(folder: Path, scenarios: list[generate.Scenario]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text("datasets: [{name: ds}]\n", encoding="utf-8")
     for s in scenarios:
+        # JSON is YAML: the config the scorer used, as a file the CLI reads.
+        (folder / f"{s.name}.config.yaml").write_text(json.dumps(score.config_body(s)) + "\n", encoding="utf-8")
         (folder / f"{s.name}.jsonl").write_text("".join(o.to_json() + "\n" for o in s.observations),
                                                 encoding="utf-8")
         labels = [{"dataset": i.dataset, "kind": i.kind, "codes": sorted(i.codes), "must_find": i.must_find,

@@ -47,6 +47,9 @@ class Scenario:
     clean: bool
     observations: list[Observation] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+    # What the dataset's owner would write in pipelines.yaml beyond its name, from what they know of
+    # their own data (a Spark job writes batches of parts); most families need nothing.
+    config: dict[str, object] = field(default_factory=dict)
 
     @property
     def half(self) -> str:
@@ -143,6 +146,8 @@ def clean_small_counts(s: Scenario, rng: np.random.Generator) -> None:
 def clean_multifile(s: Scenario, rng: np.random.Generator) -> None:
     # Spark-style batches: 3-8 part files a day, uneven sizes, landing within 20 minutes.
     w, base = Writer(s, rng), rng.uniform(1e4, 1e5)
+    # Its owner knows it writes Spark batches and says so, as the README asks of a batched output.
+    s.config = {"output": {"container": "out", "prefix": "ds", "batch": {"marker": "_SUCCESS"}}}
     for _, ts in daily_times(rng, 100):
         parts = int(rng.integers(3, 9))
         shares = rng.dirichlet(np.ones(parts) * 3)

@@ -62,8 +62,14 @@ class Tally:
         return self.clean_false / self.clean_months if self.clean_months else None
 
 
-def config_for(names: Iterable[str]) -> PipelinesConfig:
-    result, problems = coerce(PipelinesConfig, {"datasets": [{"name": n} for n in sorted(set(names))]})
+def config_body(scenario: Scenario) -> dict[str, object]:
+    """The scenario's pipelines.yaml: its datasets by name, with what their owner declares (``config``)."""
+    names = sorted({o.dataset for o in scenario.observations})
+    return {"datasets": [{"name": n, **scenario.config} for n in names]}
+
+
+def config_for(scenario: Scenario) -> PipelinesConfig:
+    result, problems = coerce(PipelinesConfig, config_body(scenario))
     assert result is not None, problems
     return result
 
@@ -104,7 +110,7 @@ def run(scenarios: Iterable[Scenario]) -> dict[tuple[str, str], Tally]:
     """Tallies per (half, family)."""
     out: dict[tuple[str, str], Tally] = {}
     for s in scenarios:
-        alerts = backtest.run(s.observations, config_for(o.dataset for o in s.observations))
+        alerts = backtest.run(s.observations, config_for(s))
         out.setdefault((s.half, s.family), Tally()).add(score(s, alerts))
     return out
 

@@ -211,6 +211,11 @@ class OutputSpec:
     def base(self) -> str:
         return self.prefix.strip("/") + "/" if self.prefix.strip("/") else ""
 
+    def batch_of(self, name: str) -> str:
+        """The partition an output file belongs to (its batch), e.g. ``2026/11/21``; "" when none."""
+        parts = self.partition.split(name[len(self.base):])
+        return parts[0] if parts else ""
+
 
 @dataclass(frozen=True)
 class PowerBIDataset:

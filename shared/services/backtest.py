@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
-from shared.core import history, staleness
+from shared.core import batch_judgement, history, staleness
 from shared.core.findings import Finding, to_alert
 from shared.core.models import Severity
 from shared.core.spec import Contract, DatasetSpec, DriftSpec, PipelinesConfig, StalenessSpec
@@ -87,12 +87,37 @@ def _quiet_until(state: staleness.EpisodeState, arrivals: staleness.Arrivals, sp
     return NEVER if due is None else due
 
 
+def _batches(ordered: Sequence[history.Observation], config: PipelinesConfig) -> dict[int, history.Observation]:
+    """For a dataset with ``output.batch``, its output parts judged as one batch (the guard's unit): the
+    merged observation, keyed by the position of the batch's last part in ``ordered``. Every other
+    observation stands for itself."""
+    members: dict[tuple[str, str], list[int]] = {}
+    for n, o in enumerate(ordered):
+        ds = _dataset(config, o.dataset)
+        if o.stage == "output" and ds.output is not None and ds.output.batch.configured:
+            key = ds.output.batch_of(o.name)
+            members.setdefault((o.dataset, key or o.name), []).append(n)
+        else:
+            members[(o.dataset, f"#{n}")] = [n]
+    out: dict[int, history.Observation] = {}
+    for (_, key), positions in members.items():
+        if len(positions) == 1:
+            out[positions[0]] = ordered[positions[0]]
+            continue
+        merged = batch_judgement.merge([ordered[n] for n in positions], name=f"batch:{key}")
+        if merged is not None:
+            out[positions[-1]] = merged
+    return out
+
+
 def run(observations: Sequence[history.Observation], config: PipelinesConfig) -> list[BacktestAlert]:
     ordered = sorted(observations, key=lambda o: o.ts)
     if not ordered:
         return []
+    judged_at = _batches(ordered, config)
     by_stream: dict[tuple[str, str], list[history.Observation]] = {}
-    for o in ordered:
+    for n in sorted(judged_at):
+        o = judged_at[n]
         by_stream.setdefault((o.dataset, o.stage), []).append(o)
     streams = sorted(by_stream)
     judged = {key: iter(_stream_findings(by_stream[key], _contract(_dataset(config, key[0]), key[1],
@@ -127,12 +152,13 @@ def run(observations: Sequence[history.Observation], config: PipelinesConfig) ->
             quiet.pop(key, None)
 
     next_tick = ordered[0].ts.replace(minute=0, second=0, microsecond=0) + TICK
-    for obs in ordered:
+    for n, obs in enumerate(ordered):
         while next_tick <= obs.ts:
             tick(next_tick)
             next_tick += TICK
         key = (obs.dataset, obs.stage)
-        if (alert := file_alert(obs, next(judged[key]))) is not None:
+        unit = judged_at.get(n)
+        if unit is not None and (alert := file_alert(unit, next(judged[key]))) is not None:
             alerts.append(alert)
         arrivals[key].add(obs.ts)
         stepped.discard(key)

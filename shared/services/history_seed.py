@@ -85,7 +85,7 @@ def import_history(deps: Deps, dataset: str, since: datetime, now: datetime,
     parts: dict[str, list[history.Observation]] = {}
     total, done = sum(info.size for info, _ in files), 0
     for info, ts in files:
-        key = output_guard_key(out, info.name) if batched else ""
+        key = out.batch_of(info.name) if batched else ""
         receipt = ledgers.receipts.find(ds.name, info.name)
         if batched and ledgers.batch_judgements.get(f"{ds.name}|batch", _batch_row(key)) is not None:
             outcome.judged_already += 1     # the guard judged the whole batch: its observation is there
@@ -136,12 +136,6 @@ def export_history(deps: Deps, dataset: str | None, since: datetime, now: dateti
                     log.warning("unreadable history row skipped", extra={"dataset": name, "row": row.row})
                     continue
                 yield replace(obs, label=labels[obs.name]) if obs.name in labels else obs
-
-
-def output_guard_key(out: OutputSpec, name: str) -> str:
-    """The batch (partition) an output file belongs to, as the output guard keys it."""
-    parts = out.partition.split(name[len(out.base):])
-    return parts[0] if parts else ""
 
 
 def _batch_row(key: str) -> str:

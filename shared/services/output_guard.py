@@ -69,12 +69,6 @@ def _skip_reason(out: OutputSpec, name: str) -> str:
     return ""
 
 
-def batch_key(out: OutputSpec, name: str) -> str:
-    """The partition the output file belongs to (its batch), e.g. ``2026/11/21``; "" when none."""
-    parts = out.partition.split(name[len(out.base):])
-    return parts[0] if parts else ""
-
-
 def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> GuardOutcome:
     """Gather (blob, receipt, profile, history) → judge (``core.verdict``) → apply (report, history,
     alerts, arrivals, batch verdict, receipt)."""
@@ -86,7 +80,7 @@ def validate_blob(deps: Deps, container: str, name: str, now: datetime) -> Guard
         from shared.services import delta_guard
 
         return delta_guard.validate_version(deps, ds, out, container, name, now)
-    outcome = GuardOutcome(name, ds.name, batch=batch_key(out, name))
+    outcome = GuardOutcome(name, ds.name, batch=out.batch_of(name))
     if reason := _skip_reason(out, name):
         outcome.reason = reason
         if out.batch.configured and name == f"{out.base}{outcome.batch}/{out.batch.marker}":
@@ -204,7 +198,7 @@ def report_poison(deps: Deps, message: str, now: datetime) -> Alert:
         container, name = "", message[:300]
     found = find_dataset(deps, container, name) if container else None
     dataset = found[0].name if found else "unknown"
-    batch = batch_key(found[1], name) if found else ""
+    batch = found[1].batch_of(name) if found else ""
     if batch:   # a file that cannot be judged fails its batch: the breaker never refreshes on it
         _update_verdict(Ledgers.of(deps), dataset, batch, name, "fail")
     alert = Alert(dataset, "output_poison", Severity.FAIL,

@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,3 +154,36 @@ def test_observations_round_trip() -> None:
     record = generate(days=1)[0]
     obs = parse_observation(json.dumps(record))
     assert isinstance(obs, Observation) and parse_observation(obs.to_json()) == obs
+
+
+def _parts(days: int, *, dataset: str = "scores") -> list[Observation]:
+    """A Spark-style output: 3-6 uneven parts a day in one date folder, the day's total steady."""
+    rng = random.Random(7)
+    out = []
+    for d in range(days):
+        day = START + timedelta(days=d)
+        count = rng.randint(3, 6)
+        weights = [rng.gammavariate(3, 1) for _ in range(count)]
+        for p, w in enumerate(weights):
+            rows = int(20_000 * w / sum(weights))
+            out.append(Observation(day + timedelta(minutes=p), dataset, "output",
+                                   f"{dataset}/{day:%Y/%m/%d}/part-{p:05d}.parquet", rows * 50, rows))
+    return out
+
+
+def test_a_batched_dataset_is_judged_per_batch_as_the_guard_judges_it() -> None:
+    parts = _parts(60)
+    alone, _ = coerce(PipelinesConfig, {"datasets": [{"name": "scores"}]})
+    batched, _ = coerce(PipelinesConfig, {"datasets": [{"name": "scores", "output": {
+        "container": "out", "prefix": "scores", "batch": {"marker": "_SUCCESS"}}}]})
+    assert alone is not None and batched is not None
+    # Parts judged one by one against each other's uneven sizes: noise the breaker would act on.
+    assert [a for a in backtest.run(parts, alone) if a.code == "rows_anomaly"]
+    assert backtest.run(parts, batched) == []
+    # A day whose batch lost half its rows is found once, at the batch's last part.
+    day = START + timedelta(days=35)
+    halved = [replace(o, rows=(o.rows or 0) // 2, bytes=o.bytes // 2) if o.ts.date() == day.date() else o
+              for o in parts]
+    alerts = backtest.run(halved, batched)
+    assert [(a.code, a.ts) for a in alerts] == [
+        ("rows_anomaly", max(o.ts for o in parts if o.ts.date() == day.date()))]
