@@ -1,7 +1,7 @@
 """Learned baselines: is this value normal for this dataset, given its own history?
 
-Robust statistics (median and MAD), compared within a seasonal slot (weekday, hour of week or hour of
-day) when the history allows, bands no narrower than the data's sampling noise, a minimum history
+Robust statistics (median and MAD), compared within a seasonal slot (weekday, hour of week, hour of a
+working or weekend day, or hour of day; ``slots``) when the history allows, bands no narrower than the data's sampling noise, a minimum history
 (in points and in time) before judging, anomalous points kept out of the baseline, and adaptation
 after a confirmed level shift: three anomalies in a row on the same side, agreeing with each other,
 become the new normal; a later point normal for the level before the shift brings that level back.
@@ -17,24 +17,21 @@ from __future__ import annotations
 
 import math
 import statistics
-from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from itertools import chain, repeat
-from operator import sub
+from itertools import chain
 
+from shared.core.slots import MAD_TO_SIGMA, MIN_SLOT_POINTS, Pool, median_of, slot_of, thin
 from shared.core.spec import HistorySpec
 
-MAD_TO_SIGMA = 1.4826
 SHIFT_CONFIRM = 3          # consecutive same-side anomalies that make a level shift
-MIN_SLOT_POINTS = 2        # points a seasonal slot needs before it is used
 RESEASON = 20             # the season is re-decided after this share (1/20) of the window changed
 THIN_SHARE = 10           # at most one point in ten may sit alone in its slot
-RELATIVE_FLOOR = 0.05      # a series that never moves still tolerates ±5 % (× sensitivity / 3.5)
-MODES = ("weekday", "hour_of_week", "hour_of_day")
+MODES = ("weekday", "hour_of_week", "hour_of_daytype", "hour_of_day")
+WEEKEND_GAIN = 0.8          # hour of day split by working day / weekend must explain this much more
 # Judge only once the points seen span a week: a dataset with several files a day reaches min_history
 # in days, and would otherwise meet its first weekend as an anomaly (then learn it as a level shift,
 # and Monday as another).
@@ -72,80 +69,6 @@ class Judgement:
         return self.verdict in (Verdict.WARN, Verdict.FAIL)
 
 
-def _slot(ts: datetime, mode: str) -> int:
-    if mode == "weekday":
-        return ts.weekday()
-    if mode == "hour_of_week":
-        return ts.weekday() * 24 + ts.hour
-    if mode == "hour_of_day":
-        return ts.hour
-    return 0
-
-
-def _median(ordered: Sequence[float]) -> float:
-    """statistics.median of an already sorted sequence (same arithmetic, so the same float)."""
-    n = len(ordered)
-    if n % 2:
-        return ordered[n // 2]
-    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
-
-
-def _thin(size: int) -> int:
-    """1 for a slot too thin to be used (but not empty), else 0: counted so the test is O(1)."""
-    return 1 if 0 < size < MIN_SLOT_POINTS else 0
-
-
-def _deviations_from(values: Iterable[float], center: float) -> list[float]:
-    # abs(v - center) for every value, in C (map) rather than a Python loop: this is the hot path.
-    return list(map(abs, map(sub, values, repeat(center))))
-
-
-class _Pool:
-    """A multiset of values kept sorted, with its band (median, scale) cached until it changes."""
-
-    __slots__ = ("band", "relative", "residuals", "spread_sum", "values")
-
-    def __init__(self) -> None:
-        self.values: list[float] = []
-        self.band: tuple[float, float] | None = None
-        self.residuals: list[float] | None = None   # |v - median| for every value, for the season test
-        self.relative: list[float] | None = None    # the same, as shares of |median| (slot noise)
-        self.spread_sum: float | None = None         # their sum
-
-    def add(self, value: float) -> None:
-        insort(self.values, value)
-        self.band = self.residuals = self.relative = self.spread_sum = None
-
-    def remove(self, value: float) -> None:
-        del self.values[bisect_left(self.values, value)]
-        self.band = self.residuals = self.relative = self.spread_sum = None
-
-    def relative_deviations(self) -> list[float]:
-        """|v - median| / |median|; empty for a slot too thin to say anything."""
-        if self.relative is None:
-            center = abs(_median(self.values)) if len(self.values) >= MIN_SLOT_POINTS else 0.0
-            self.relative = [d / center for d in self.deviations()] if center else []
-        return self.relative
-
-    def deviation_sum(self) -> float:
-        if self.spread_sum is None:
-            self.spread_sum = math.fsum(self.deviations())
-        return self.spread_sum
-
-    def deviations(self) -> list[float]:
-        if self.residuals is None:
-            self.residuals = _deviations_from(self.values, _median(self.values))
-        return self.residuals
-
-    def get_band(self, spec: HistorySpec) -> tuple[float, float]:
-        if self.band is None:
-            median = _median(self.values)
-            mad = _median(sorted(self.deviations()))
-            scale = max(MAD_TO_SIGMA * mad, RELATIVE_FLOOR * abs(median) * 3.5 / max(spec.sensitivity, 0.1), 1e-9)
-            self.band = (median, scale)
-        return self.band
-
-
 class Baseline:
     """One metric's baseline: the accepted window, the anomaly streak, and per-slot pools.
 
@@ -161,8 +84,8 @@ class Baseline:
         # A non-positive window would slice oddly in a replay ([-0:] is everything); treat it as unbounded.
         self._cap = spec.window if spec.window > 0 else None
         self._accepted: deque[Point] = deque()
-        self._all = _Pool()
-        self._slots: dict[str, dict[int, _Pool]] = {mode: {} for mode in self._modes()}
+        self._all = Pool()
+        self._slots: dict[str, dict[int, Pool]] = {mode: {} for mode in self._modes()}
         self._thin = dict.fromkeys(self._slots, 0)   # slots with fewer than MIN_SLOT_POINTS points, per mode
         self._streak: deque[tuple[Point, Judgement]] = deque(maxlen=SHIFT_CONFIRM)
         self._mode: str | None = None          # cached season mode; None when it must be worked out
@@ -187,27 +110,27 @@ class Baseline:
         self._accepted.append(point)
         self._all.add(point.value)
         for mode, slots in self._slots.items():
-            key = _slot(point.ts, mode)
+            key = slot_of(point.ts, mode)
             pool = slots.get(key)
             if pool is None:
-                pool = slots[key] = _Pool()
+                pool = slots[key] = Pool()
             pool.add(point.value)
-            self._thin[mode] += _thin(len(pool.values)) - _thin(len(pool.values) - 1)
+            self._thin[mode] += thin(len(pool.values)) - thin(len(pool.values) - 1)
         self._changes += 1
 
     def _evict(self, point: Point) -> None:
         self._all.remove(point.value)
         for mode, slots in self._slots.items():
-            key = _slot(point.ts, mode)
+            key = slot_of(point.ts, mode)
             pool = slots[key]
             pool.remove(point.value)
-            self._thin[mode] += _thin(len(pool.values)) - _thin(len(pool.values) + 1)
+            self._thin[mode] += thin(len(pool.values)) - thin(len(pool.values) + 1)
             if not pool.values:
                 del slots[key]
 
     def _reset(self, points: Iterable[Point]) -> None:
         self._accepted.clear()
-        self._all = _Pool()
+        self._all = Pool()
         self._slots = {mode: {} for mode in self._modes()}
         self._thin = dict.fromkeys(self._slots, 0)
         self._forget_season()
@@ -240,17 +163,19 @@ class Baseline:
         n = len(self._accepted)
         if n < 2:
             return "none"
-        overall: float | None = None
+        overall = math.fsum(self._all.deviations()) / n
+        residuals: dict[str, float] = {}
         for mode in MODES:
             slots = self._slots[mode]
             # A slot of one point explains itself perfectly: such slots may hold a few stray points
             # (files at odd hours), not a share of the window that would make any slotting look good.
-            thin = self._thin[mode]
-            if len(slots) - thin < 2 or thin * THIN_SHARE > n:
+            alone = self._thin[mode]
+            if len(slots) - alone < 2 or alone * THIN_SHARE > n:
                 continue
-            if overall is None:
-                overall = math.fsum(self._all.deviations()) / n
-            residual = math.fsum(map(_Pool.deviation_sum, slots.values())) / (n - thin)
+            residuals[mode] = math.fsum(map(Pool.deviation_sum, slots.values())) / (n - alone)
+        for mode, residual in residuals.items():
+            if mode == "hour_of_daytype" and residual >= WEEKEND_GAIN * residuals.get("hour_of_day", math.inf):
+                continue        # thinner slots, for no weekend effect worth them
             if residual < 0.5 * overall:
                 return mode
         return "none"
@@ -258,8 +183,8 @@ class Baseline:
     def _slot_noise(self, mode: str) -> float:
         noise = self._noise.get(mode)
         if noise is None:
-            relative = sorted(chain.from_iterable(map(_Pool.relative_deviations, self._slots[mode].values())))
-            noise = self._noise[mode] = MAD_TO_SIGMA * _median(relative) if relative else 0.0
+            relative = sorted(chain.from_iterable(map(Pool.relative_deviations, self._slots[mode].values())))
+            noise = self._noise[mode] = MAD_TO_SIGMA * median_of(relative) if relative else 0.0
         return noise
 
     def _judge(self, value: float, ts: datetime, floor: float = 0.0) -> Judgement:
@@ -274,7 +199,7 @@ class Baseline:
         mode = self._season_mode()
         pool, used = self._all, "none"
         if mode != "none":
-            same = self._slots[mode].get(_slot(ts, mode)) if mode in self._slots else None
+            same = self._slots[mode].get(slot_of(ts, mode)) if mode in self._slots else None
             if same is not None and len(same.values) >= MIN_SLOT_POINTS:
                 pool, used = same, mode
         median, scale = pool.get_band(spec)

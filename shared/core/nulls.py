@@ -14,7 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from shared.core.baseline import MAD_TO_SIGMA, SHIFT_CONFIRM, Judgement, Verdict, _median, _Pool
+from shared.core.baseline import SHIFT_CONFIRM, Judgement, Verdict
+from shared.core.slots import MAD_TO_SIGMA, Pool, median_of
 from shared.core.spec import HistorySpec
 
 ABSOLUTE_FLOOR = 0.005     # a null share moving by less than half a percentage point is never alerted
@@ -40,7 +41,7 @@ class NullRate:
         self._accepted: deque[_File] = deque(maxlen=spec.window if spec.window > 0 else None)
         self._nulls = 0
         self._rows = 0
-        self._shares = _Pool()                        # the accepted files' shares, sorted
+        self._shares = Pool()                        # the accepted files' shares, sorted
         self._spread: tuple[float, float] | None = None   # their median and σ (from the MAD), cached
         self._streak: list[tuple[_File, Judgement]] = []
         self.last_continues = False       # the last judged file continued an open episode
@@ -64,7 +65,7 @@ class NullRate:
         # A column that never had a null still has a rate: at most about one null in all rows seen.
         rate = max(self._nulls, 0.5) / self._rows
         if self._spread is None:
-            self._spread = (_median(self._shares.values), MAD_TO_SIGMA * _median(sorted(self._shares.deviations())))
+            self._spread = (median_of(self._shares.values), MAD_TO_SIGMA * median_of(sorted(self._shares.deviations())))
         center, spread = self._spread
         # Both must call it unusual: the count against what this file's rows allow (an exact Poisson
         # tail, as one or two nulls in a few hundred rows is far from normal-shaped), and the share
@@ -93,7 +94,7 @@ class NullRate:
         if len({j.score > 0 for _, j in recent}) != 1:
             return False
         shares = [f.share for f, _ in recent]
-        center = _median(sorted(shares))
+        center = median_of(sorted(shares))
         # The new shares agree with each other (within the floor): a new level, not a run of noise.
         return max(abs(s - center) for s in shares) <= max(ABSOLUTE_FLOOR, abs(center) / 2)
 
@@ -107,7 +108,7 @@ class NullRate:
             if label == "expected":
                 self._accepted.clear()
                 self._nulls = self._rows = 0
-                self._shares, self._spread = _Pool(), None
+                self._shares, self._spread = Pool(), None
             self._streak.clear()
             self._add(f)
             return j
@@ -117,7 +118,7 @@ class NullRate:
             if learn:
                 self._accepted.clear()
                 self._nulls = self._rows = 0
-                self._shares, self._spread = _Pool(), None
+                self._shares, self._spread = Pool(), None
                 for g, _ in [*self._streak, (f, j)][-SHIFT_CONFIRM:]:
                     self._add(g)
                 self._streak.clear()

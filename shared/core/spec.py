@@ -164,7 +164,7 @@ class HistorySpec:
     window: int = 200
     sensitivity: float = 3.5           # robust z-score (median/MAD) beyond which a point is anomalous
     warn_sensitivity: float | None = None
-    seasonality: Literal["auto", "none", "weekday", "hour_of_week", "hour_of_day"] = "auto"
+    seasonality: Literal["auto", "none", "weekday", "hour_of_week", "hour_of_daytype", "hour_of_day"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,27 @@ def test_a_file_alerts_once_with_its_worst_finding_first_unless_every_finding_co
     ongoing = [Finding("rows_anomaly", Severity.FAIL, "rows", ongoing=True), note]
     assert to_alert(ongoing) == []
     assert to_alert([*ongoing, warn]) == [ongoing[0], warn]     # a new finding reopens the file's alert
+
+
+def test_an_hourly_dataset_with_quieter_weekends_is_judged_by_hour_of_working_or_weekend_day() -> None:
+    # Ten days of hourly files (the default window of 200 holds no two points of any hour of the week):
+    # weekends run at 60 %. Hour of day alone would call every weekend hour a drop.
+    import math as _math
+    from datetime import UTC, datetime, timedelta
+
+    from shared.core.spec import HistorySpec
+
+    start = datetime(2026, 6, 1, tzinfo=UTC)   # a Monday
+    b = Baseline(HistorySpec())
+
+    def level(ts: datetime) -> float:
+        return 1000 * (1.2 + _math.sin(_math.pi * ts.hour / 24)) * (0.6 if ts.weekday() >= 5 else 1.0)
+
+    ts = start
+    while ts < start + timedelta(days=19):
+        b.step(Point(ts, level(ts) * (1 + 0.01 * ((ts.hour * 7) % 5 - 2))))
+        ts += timedelta(hours=1)
+    saturday_noon = start + timedelta(days=19 + 5, hours=12)   # the next weekend
+    assert b.judge(Point(saturday_noon, level(saturday_noon))).verdict is Verdict.NORMAL
+    assert b.judge(Point(saturday_noon, level(saturday_noon))).seasonal == "hour_of_daytype"
+    assert b.judge(Point(saturday_noon, level(saturday_noon) / 0.6)).anomalous   # a weekday's volume on a Saturday
