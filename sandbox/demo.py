@@ -121,8 +121,8 @@ def play() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=ROOT / ".sandbox"))
     with Stack(workdir, pipelines_config=demo_acts.demo_config(workdir), queue_visibility="00:00:03") as stack:
         adf, blobs, deps = stack.adf, stack.blobs, stack.deps
-        timeline.say("sandbox", "Azurite, ADF, Power BI and Teams emulators, an SMTP sink and the local "
-                                "Functions host are up")
+        timeline.say("sandbox", "Azurite, ADF, Power BI, Teams and Azure DevOps emulators, an SMTP sink and the "
+                                "local Functions host are up")
         timeline.say("host", "functions: " + ", ".join(f.name for f in stack.host.functions))
         seed_history(deps, timeline)
         rng = random.Random(11)
@@ -211,6 +211,7 @@ def play() -> int:
         demo_acts.retraining(stack, timeline, wait)
         demo_acts.spark_batch(stack, timeline, wait, day)
         demo_acts.databricks_failure(stack, timeline, wait, day)
+        demo_acts.work_item(stack, timeline, wait)
         demo_acts.status(stack, timeline)
     from sandbox.demo_engines import play_engines
 

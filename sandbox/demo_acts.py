@@ -1,5 +1,6 @@
-"""The demo's later acts: a Spark-style batch, retraining on drift, a Databricks failure with its link, and
-the operator's status view. ``sandbox.demo`` plays them after the main story, on the same sandbox."""
+"""The demo's later acts: a Spark-style batch, retraining on drift, a Databricks failure with its link, a
+late output's Azure DevOps work item (created, then resolved), and the operator's status view.
+``sandbox.demo`` plays them after the main story, on the same sandbox."""
 
 from __future__ import annotations
 
@@ -32,6 +33,19 @@ EXTRA_CONFIG = """\
     pipeline:
       name: train_and_publish
       parameters: {batchId: "{batch_id}"}
+  - name: forecasts                           # a daily output whose late episode is an Azure DevOps work item
+    output:
+      container: outputs
+      prefix: forecasts
+      contract:
+        format: csv
+        columns:
+          id: {type: integer, nullable: false}
+          forecast: {type: float, min: 0}
+        rows: {min: 10}
+      staleness: {cadence: 1d}
+    alerts:
+      devops: {organization: contoso, project: "Data Platform", min_severity: warn}   # a Bug: New → Resolved
 """
 
 
@@ -46,7 +60,7 @@ Wait = Callable[[Callable[[], Any], float], Any]
 
 def demo_config(workdir: Path) -> Path:
     """The shipped pipelines.yaml, plus what the later acts need (a retrain block for scores, a Spark-style
-    output dataset and a Databricks pipeline's dataset)."""
+    output dataset, a Databricks pipeline's dataset and a daily output routed to Azure DevOps)."""
     text = (ROOT / "pipelines.yaml").read_text(encoding="utf-8").rstrip("\n") + "\n"
     path = workdir / "pipelines.demo.yaml"
     path.write_text(text + EXTRA_CONFIG, encoding="utf-8")
@@ -98,6 +112,44 @@ def databricks_failure(stack: Any, timeline: Timeline, wait: Wait, day: datetime
     text = json.dumps(card) if card else ""
     timeline.check("azuredatabricks.net" in text,
                    "run_failed reached Teams with a link to the Databricks notebook run and the error")
+
+
+def work_item(stack: Any, timeline: Timeline, wait: Wait) -> None:
+    """A daily output stops arriving: the watcher's output_late opens one Azure DevOps work item; the output
+    lands, the output guard's output_recovered resolves it."""
+    from shared.services import arrivals
+
+    deps, devops = stack.deps, stack.devops
+    spec = deps.config.dataset("forecasts").output.staleness
+    now = deps.clock.now()
+    for days in (5, 4, 3, 2):     # as if Autopilot had seen four daily outputs, the last two days ago
+        at = now - timedelta(days=days)
+        arrivals.update(deps, "forecasts", "output", spec, at, {f"forecasts/{at:%Y/%m/%d}/forecasts.csv": at})
+    timeline.say("history", "forecasts: daily outputs seen until 2 days ago (cadence 1d, late after 1.5 × 1d); "
+                            "its alerts go to Azure DevOps (contoso / Data Platform)")
+
+    def items() -> list[tuple[int, dict[str, Any]]]:
+        return [(i, f) for i in sorted(devops.items) if "forecasts" in (f := devops.fields(i))["System.Title"]]
+
+    tick = stack.host.fire_timer("upstream_watcher")
+    created = wait(items, 30) or []
+    for item, fields in created:
+        timeline.say("devops", f"work item #{item} created: {fields['System.WorkItemType']} "
+                               f"\"{fields['System.Title']}\", State {fields['System.State']}")
+    timeline.check(tick.succeeded and len(created) == 1 and created[0][1]["System.State"] == "New",
+                   "the watcher found forecasts late (output_late): one work item created in Azure DevOps")
+    key = f"{now:%Y/%m/%d}"
+    rows = "".join(f"{i},{i / 10:.1f}\n" for i in range(24))
+    stack.blobs.write_bytes("outputs", f"forecasts/{key}/forecasts.csv", ("id,forecast\n" + rows).encode())
+    timeline.say("output", f"forecasts/{key}/forecasts.csv landed at last")
+    item = created[0][0] if created else 0
+    resolved = bool(wait(lambda: item and devops.fields(item)["System.State"] == "Resolved", 60))
+    state = devops.fields(item)["System.State"] if item else "no work item"
+    if resolved:
+        timeline.say("devops", f"work item #{item} resolved: State {state} (output_recovered, raised by the "
+                               "output guard when the file landed)")
+    timeline.check(resolved and len(items()) == 1, f"the output arrived again (output_recovered): work item #{item} "
+                                                   f"resolved in Azure DevOps, State {state}")
 
 
 def status(stack: Any, timeline: Timeline) -> None:

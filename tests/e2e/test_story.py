@@ -19,5 +19,9 @@ def test_the_demo_story_plays_as_designed(capsys: pytest.CaptureFixture[str]) ->
                  "batch verdict pass over 3 files",
                  "history keeps one observation of 180 rows for it, not one per part",
                  "run_failed reached Teams with a link to the Databricks notebook run",
+                 'work item #1 created: Bug "WARN · forecasts · output late", State New',
+                 "one work item created in Azure DevOps",
+                 "work item #1 resolved: State Resolved",
+                 "work item #1 resolved in Azure DevOps, State Resolved",
                  "outputs fail: 1/1 files judged; failing: scores-"):
         assert step in out
