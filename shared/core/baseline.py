@@ -1,10 +1,11 @@
 """Learned baselines: is this value normal for this dataset, given its own history?
 
 Robust statistics (median and MAD), compared within a seasonal slot (weekday, hour of week, hour of a
-working or weekend day, or hour of day; ``slots``) when the history allows, bands no narrower than
-the data's sampling noise, a minimum history (in points and in time) before judging, anomalous points kept out of the baseline, and adaptation
-after a confirmed level shift: three anomalies in a row on the same side, agreeing with each other,
-become the new normal; a later point normal for the level before the shift brings that level back.
+working or weekend day, or hour of day; ``slots``) when the history allows, bands no narrower than the
+data's sampling noise, a minimum history (in points and in time) before judging, anomalous points kept
+out of the baseline, and adaptation after a confirmed level shift: three anomalies in a row on the same
+side, agreeing with each other, become the new normal; a later point normal for the level before the
+shift brings that level back.
 
 The detector replays history in time order, so it needs no stored flags: the same history always gives
 the same verdict. ``Baseline`` is that replay's state, advanced one point at a time, so a backtest pays
