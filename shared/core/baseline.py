@@ -37,6 +37,8 @@ WEEKEND_GAIN = 0.8          # hour of day split by working day / weekend must ex
 # in days, and would otherwise meet its first weekend as an anomaly (then learn it as a level shift,
 # and Monday as another).
 LEARN_SPAN = timedelta(days=7)
+# A count whose spread is up to twice its Poisson noise (variance 4×) is judged on a square-root scale.
+MAX_DISPERSION = 4.0
 
 
 class Verdict(StrEnum):
@@ -210,14 +212,34 @@ class Baseline:
             scale = max(scale, self._slot_noise(mode) * abs(median))
         if self.counts:
             floor = max(floor, 1 / math.sqrt(max(abs(median), 1.0)))
-        # Counts carry sampling noise no history can shrink: about √n rows on n expected.
-        scale = max(scale, floor * abs(median))
-        score = (value - median) / scale
+        # Counts carry sampling noise no history can shrink: about √n rows on n expected (and a file's
+        # bytes carry its rows' relative noise, ``floor``).
+        sampling = floor * abs(median)
+        dispersion = (max(scale, sampling) / sampling) ** 2 if sampling > 0 and median > 0 else math.inf
+        scale = max(scale, sampling)
+        # The median of n points is uncertain too (its variance about π/2n of one point's): a slot of two
+        # or three points gets a band that much wider than its points' spread alone would say.
+        widen = math.sqrt(1 + math.pi / (2 * len(pool.values)))
         warn_at = spec.warn_sensitivity if spec.warn_sensitivity is not None else spec.sensitivity
         fail_at = 2 * spec.sensitivity
+        if dispersion <= MAX_DISPERSION:
+            # A value whose spread is mostly its sampling noise, as rows (n = 1/floor² of them): judged on
+            # Anscombe's square root, which has Poisson's heavier upper and lighter lower tail (17 rows
+            # where 6 are usual is not rare).
+            n = 1 / floor ** 2
+            root = math.sqrt(n + 0.375)
+            spread = widen * math.sqrt(dispersion)
+            score = 2 * (math.sqrt(max(value / median * n, 0.0) + 0.375) - root) / spread
+            reach = warn_at * spread / 2
+            low, high = ((max(root - reach, 0.0) ** 2 - 0.375) * median / n,
+                         ((root + reach) ** 2 - 0.375) * median / n)
+        else:
+            scale *= widen
+            score = (value - median) / scale
+            low, high = median - warn_at * scale, median + warn_at * scale
         verdict = Verdict.FAIL if abs(score) >= fail_at else Verdict.WARN if abs(score) >= warn_at \
             else Verdict.NORMAL
-        return Judgement(verdict, value, median, median - warn_at * scale, median + warn_at * scale, score,
+        return Judgement(verdict, value, median, low, high, score,
                          len(pool.values), needed, used)
 
     def _verdict(self, point: Point, j: Judgement) -> Judgement:

@@ -201,3 +201,31 @@ def test_an_hourly_dataset_with_quieter_weekends_is_judged_by_hour_of_working_or
     assert b.judge(Point(saturday_noon, level(saturday_noon))).verdict is Verdict.NORMAL
     assert b.judge(Point(saturday_noon, level(saturday_noon))).seasonal == "hour_of_daytype"
     assert b.judge(Point(saturday_noon, level(saturday_noon) / 0.6)).anomalous   # a weekday's volume on a Saturday
+
+
+def test_small_counts_are_judged_with_poissons_tails_not_a_normal_band() -> None:
+    import random as _random
+    from datetime import UTC, datetime, timedelta
+
+    from shared.core.spec import HistorySpec
+
+    rng = _random.Random(3)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    b = Baseline(HistorySpec(seasonality="none"), counts=True)
+
+    def poisson(mean: float) -> int:   # Knuth's: small means only
+        limit, k, p = 2.718281828459045 ** -mean, 0, 1.0
+        while True:
+            p *= rng.random()
+            if p <= limit:
+                return k
+            k += 1
+
+    for h in range(300):
+        b.step(Point(start + timedelta(hours=h), float(poisson(6.0))))
+    at = start + timedelta(hours=300)
+    # 17 rows where about 6 are usual happens about once in 10,000 hours of Poisson(6): a normal band
+    # of 3.5 σ (√6 ≈ 2.45) would put it at 4.5 σ.
+    assert b.judge(Point(at, 17.0)).verdict is Verdict.NORMAL
+    assert b.judge(Point(at, 30.0)).anomalous
+    assert b.judge(Point(at, 6.0)).verdict is Verdict.NORMAL
