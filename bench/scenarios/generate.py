@@ -122,6 +122,9 @@ def clean_trend(s: Scenario, rng: np.random.Generator) -> None:
 def clean_holidays(s: Scenario, rng: np.random.Generator) -> None:
     w, base = Writer(s, rng), rng.uniform(5e3, 3e4)
     holidays = {int(d) for d in rng.choice(range(30, 150), size=4, replace=False)}
+    # Its owner knows the company's holidays (the days are public long before) and lists them.
+    s.config = {"output": {"container": "out", "prefix": "ds", "contract": {"history": {
+        "holidays": sorted(f"{(START + d * DAY).date()}" for d in holidays)}}}}
     for d, ts in daily_times(rng, 150):
         w.file(ts, base * weekly(ts, 0.5) * (0.3 if d in holidays else 1.0))
 

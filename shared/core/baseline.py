@@ -275,6 +275,10 @@ class Baseline:
             self._streak.clear()
             self._add(point)
 
+    def _holiday_low(self, point: Point, j: Judgement) -> bool:
+        """A low (not empty) value on one of the dataset's holidays."""
+        return j.anomalous and j.score < 0 and point.value > 0 and point.ts.date() in self.spec.holidays.dates
+
     def continues(self, j: Judgement) -> bool:
         """``j`` is anomalous on the side of the streak the previous points opened: the same episode."""
         return j.anomalous and bool(self._streak) and (self._streak[-1][1].score > 0) == (j.score > 0)
@@ -284,6 +288,9 @@ class Baseline:
         point's relative sampling noise (a file's bytes carry its rows' Poisson noise)."""
         j = self._judge(point.value, point.ts, floor)
         back = self._returned(point, j, floor)
+        if self._holiday_low(point, back):
+            self.last_continues = False
+            return _holiday(back)
         self.last_continues = self.continues(back)
         return self._verdict(point, back)
 
@@ -292,6 +299,11 @@ class Baseline:
         "false_alarm" is learned as normal, an "expected" level at once (not after a streak of three)."""
         j = self._judge(point.value, point.ts, floor)
         back = self._returned(point, j, floor)
+        if self._holiday_low(point, back) and label is None:
+            # Expected, so not an anomaly; unusual, so not learned either: next year's holiday is
+            # judged the same way, and the days around it against ordinary days.
+            self.last_continues = False
+            return _holiday(back)
         self._returning = back is not j
         self.last_continues = self.continues(back)
         verdict = self._verdict(point, back)
@@ -306,6 +318,10 @@ class Baseline:
         self._before._first = self._first
         self._reset(_shifted(self._accepted, streak))
         self._streak.clear()
+
+
+def _holiday(j: Judgement) -> Judgement:
+    return Judgement(Verdict.NORMAL, j.value, j.expected, j.low, j.high, j.score, j.history, j.needed, "holiday")
 
 
 def _deviations(streak: Sequence[tuple[Point, Judgement]]) -> tuple[list[float], bool]:

@@ -154,6 +154,10 @@ def _metric_finding(code: str, label: str, j: Judgement, column: str | None, fmt
         return Finding("level_shift", Severity.WARN,
                        f"{label} has moved to a new level ({j.value:{fmt}} vs {j.expected:{fmt}} before) "
                        "for three files in a row; this is now learned as normal.", column)
+    if j.seasonal == "holiday":
+        return Finding("holiday", Severity.INFO, f"{label} is {j.value:{fmt}}, below the normal range {j.low:{fmt}}–"
+                       f"{j.high:{fmt}}: expected on a holiday (history.holidays), so not alerted and not learned.",
+                       column)
     if not j.anomalous:
         return None
     season = {"weekday": " for a file on this weekday", "hour_of_week": " for a file at this hour of the week",

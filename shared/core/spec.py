@@ -7,9 +7,10 @@ every problem with its path; ``check`` adds the rules that span several fields.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -157,6 +158,30 @@ class DriftSpec:
 
 
 @dataclass(frozen=True)
+class Holidays:
+    """Days (UTC dates) on which a dataset's volume is expected to be low, e.g. public holidays."""
+
+    dates: frozenset[date] = frozenset()
+
+    @classmethod
+    def parse(cls, value: object) -> Holidays:
+        if not isinstance(value, list):
+            raise Invalid(f"expected a list of dates such as [2026-12-25, 2027-01-01], got {value!r}")
+        out: set[date] = set()
+        for n, item in enumerate(value):
+            if isinstance(item, date) and not isinstance(item, datetime):    # YAML reads 2026-12-25 as a date
+                out.add(item)
+            elif isinstance(item, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", item):
+                try:
+                    out.add(date.fromisoformat(item.strip()))
+                except ValueError as exc:
+                    raise Invalid(f"item {n} ({item!r}) is not a date: {exc}") from None
+            else:
+                raise Invalid(f"item {n} ({item!r}) is not a date such as 2026-12-25")
+        return cls(frozenset(out))
+
+
+@dataclass(frozen=True)
 class HistorySpec:
     """Learned baselines: how much history before judging, and how sensitive to be."""
 
@@ -165,6 +190,7 @@ class HistorySpec:
     sensitivity: float = 3.5           # robust z-score (median/MAD) beyond which a point is anomalous
     warn_sensitivity: float | None = None
     seasonality: Literal["auto", "none", "weekday", "hour_of_week", "hour_of_daytype", "hour_of_day"] = "auto"
+    holidays: Holidays = field(default_factory=Holidays)   # a low volume then is expected, not learned
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,18 @@ def test_check_config_refuses_a_claim_timeout_a_start_with_retries_can_outlive(t
 
     assert result.returncode == 3 and "Traceback" not in result.stderr
     assert "CLAIM_TIMEOUT: 0:05:00 is not longer than" in result.stderr and "set at least" in result.stderr
+
+
+def test_history_holidays_are_dates_and_a_wrong_one_is_named() -> None:
+    from datetime import date
+
+    from shared.core.spec import HistorySpec
+    from shared.core.typed import coerce
+
+    spec, problems = coerce(HistorySpec, {"holidays": [date(2026, 12, 25), "2027-01-01"]})
+    assert problems == [] and spec is not None
+    assert spec.holidays.dates == {date(2026, 12, 25), date(2027, 1, 1)}
+    _, problems = coerce(HistorySpec, {"holidays": ["2026-02-30"]}, ("history",))
+    assert [p.where() for p in problems] == ["history.holidays"] and "not a date" in problems[0].message
+    _, problems = coerce(HistorySpec, {"holidays": "2026-12-25"}, ("history",))
+    assert "a list of dates" in problems[0].message

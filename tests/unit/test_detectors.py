@@ -229,3 +229,25 @@ def test_small_counts_are_judged_with_poissons_tails_not_a_normal_band() -> None
     assert b.judge(Point(at, 17.0)).verdict is Verdict.NORMAL
     assert b.judge(Point(at, 30.0)).anomalous
     assert b.judge(Point(at, 6.0)).verdict is Verdict.NORMAL
+
+
+def test_a_holiday_listed_in_history_holidays_is_expected_low_and_not_learned() -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from shared.core.spec import HistorySpec, Holidays
+
+    start = datetime(2026, 6, 1, 6, tzinfo=UTC)
+    holiday = date(2026, 7, 1)
+    plain, calendar = Baseline(HistorySpec()), Baseline(HistorySpec(holidays=Holidays(frozenset({holiday}))))
+    for d in range(43):
+        ts = start + timedelta(days=d)
+        value = 10_000.0 * (0.3 if ts.date() == holiday else 1.0) * (1 + 0.02 * ((d * 7) % 5 - 2))
+        got, seen = plain.step(Point(ts, value)), calendar.step(Point(ts, value))
+        if ts.date() == holiday:
+            assert got.anomalous                                      # a drop like any other
+            assert seen.verdict is Verdict.NORMAL and seen.seasonal == "holiday"
+    after = start + timedelta(days=43)
+    assert calendar.judge(Point(after, 10_000.0)).verdict is Verdict.NORMAL
+    assert calendar.judge(Point(after, 3_000.0)).anomalous             # the day after is an ordinary day
+    on_holiday = datetime(2026, 7, 1, 9, tzinfo=UTC)
+    assert calendar.judge(Point(on_holiday, 30_000.0)).anomalous      # a spike on a holiday still counts
