@@ -161,7 +161,8 @@ def _metric_finding(code: str, label: str, j: Judgement, column: str | None, fmt
     if not j.anomalous:
         return None
     season = {"weekday": " for a file on this weekday", "hour_of_week": " for a file at this hour of the week",
-              "hour_of_day": " for a file at this hour of day"}.get(j.seasonal, "")
+              "hour_of_day": " for a file at this hour of day",
+              "hour_of_daytype": " for a file at this hour of a working or weekend day"}.get(j.seasonal, "")
     return Finding(code, _severity(j),
                    f"{label} is {j.value:{fmt}}, outside the normal range {j.low:{fmt}}–{j.high:{fmt}}"
                    f"{season} (baseline median {j.expected:{fmt}} over {j.history} files).", column)
