@@ -27,7 +27,7 @@ class StalenessSpec:
     """When a stage counts as late: no new data for ``cadence × late_factor``.
 
     Without ``cadence`` the expected cadence is learned (median gap of recent arrivals) once
-    ``learn_after`` arrivals exist; before that, nothing is judged late.
+    ``learn_after`` arrivals exist and span a week; before that, nothing is judged late.
     """
 
     cadence: Duration | None = None

@@ -24,6 +24,7 @@ SLOT_GAPS = 28                  # gaps kept per hour of day (four weeks of a dai
 SLOT_MIN = 3                    # gaps the hour and its neighbours need before they speak for it
 TAIL = 5.0                      # mean excesses beyond the typical gap that are still a normal pause
                                 # (for random pauses e^-5 of them are longer, before late_factor)
+LEARN_SPAN = timedelta(days=7)  # a learned cadence is trusted once arrivals span a week
 KEEP = 24 * SLOT_GAPS           # arrivals a caller should keep: a day's hours × the gaps kept per hour
 
 
@@ -67,13 +68,14 @@ class Arrivals:
     pattern, learned on its second appearance.
     """
 
-    __slots__ = ("_gaps", "_late", "_slots", "count", "last", "spec", "start")
+    __slots__ = ("_gaps", "_late", "_slots", "count", "first", "last", "spec", "start")
 
     def __init__(self, spec: StalenessSpec) -> None:
         self.spec = spec
         self.count = 0                                   # deliveries (bursts merged)
         self.start: datetime | None = None               # the current delivery's first arrival
         self.last: datetime | None = None                # the newest arrival
+        self.first: datetime | None = None               # the first arrival learned
         self._gaps: deque[float] = deque(maxlen=HISTORY)
         self._slots = [deque[float](maxlen=SLOT_GAPS) for _ in range(24)]
         self._late = [False] * 24                        # a late gap started at this hour before
@@ -90,6 +92,8 @@ class Arrivals:
         if self.last is not None and t <= self.last:
             return
         self.last = t
+        if self.first is None:
+            self.first = t
         if self.start is not None and t - self.start < BURST:
             return
         if self.start is not None:
@@ -106,7 +110,7 @@ class Arrivals:
         self.count += 1
 
     def _allowance(self, hour: int) -> float | None:
-        if self.count < self.spec.learn_after or not self._gaps:
+        if self.count < self.spec.learn_after or not self._gaps or self._young():
             return None
         median = statistics.median(self._gaps)
         near = [g for h in (hour - 1, hour, hour + 1) for g in self._slots[h % 24]]
@@ -119,6 +123,11 @@ class Arrivals:
         longer = [g - typical for g in near if g > typical]
         excess = sum(longer) / len(longer) if longer else 0.0    # the mean excess of the longer gaps
         return max(median, *near, typical + TAIL * excess)
+
+    def _young(self) -> bool:
+        """Arrivals that span less than a week say nothing yet of nights, weekends or a producer's pauses
+        (five hourly files would call the first night late)."""
+        return self.first is None or self.last is None or self.last - self.first < LEARN_SPAN
 
     def cadence(self) -> Cadence:
         spec = self.spec

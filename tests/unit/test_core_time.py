@@ -43,7 +43,8 @@ def test_staleness_waits_for_enough_history_before_learning() -> None:
 
 def test_staleness_learns_the_cadence_and_merges_bursts() -> None:
     spec = StalenessSpec(learn_after=4)
-    arrivals = [T0 - timedelta(days=d) for d in (6, 5, 4, 3)] + [T0 - timedelta(days=3, minutes=-5)]
+    # A week of daily arrivals (a learned cadence is trusted once arrivals span a week), the last in a burst.
+    arrivals = [T0 - timedelta(days=d) for d in (10, 9, 8, 7, 6, 5, 4, 3)] + [T0 - timedelta(days=3, minutes=-5)]
     cadence = staleness.cadence(arrivals, spec)
     assert cadence.expected == timedelta(days=1) and cadence.learned
     _, alerts = staleness.step("s", "upstream", staleness.EpisodeState(), arrivals, spec, T0)

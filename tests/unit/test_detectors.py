@@ -114,9 +114,21 @@ def test_nights_without_files_are_not_late_once_history_shows_them_but_missing_d
 
 
 def test_a_recurring_long_gap_is_learned_on_its_second_appearance() -> None:
-    # Every Thursday the producer pauses 20 hours: late once, maybe twice, then a pattern, not an outage.
-    arrivals = [t for t in hourly_with_nights(60) if not (t.weekday() == 3 and 8 <= t.hour < 28 - 4)]
+    # From its second week, every Thursday the producer pauses 20 hours: late once, maybe twice, then a
+    # pattern, not an outage.
+    arrivals = [t for t in hourly_with_nights(60)
+                if not (t - START >= timedelta(days=8) and t.weekday() == 3 and 8 <= t.hour < 28 - 4)]
     assert 1 <= len(late_ticks(arrivals, START + timedelta(days=60))) <= 3
+
+
+def test_a_learned_cadence_is_trusted_only_once_arrivals_span_a_week() -> None:
+    # Hourly files from a Monday morning: the first nights without files are not outages; the model has
+    # not seen a night yet. After a week, a missing working day is late.
+    assert late_ticks(hourly_with_nights(6), START + timedelta(days=6)) == []
+    missing = frozenset(range(3 * 24 + 9, 3 * 24 + 17))      # 09:00-16:59 on day 3: too early to say
+    assert late_ticks(hourly_with_nights(6, missing), START + timedelta(days=6)) == []
+    missing = frozenset(range(9 * 24 + 9, 9 * 24 + 17))
+    assert len(late_ticks(hourly_with_nights(12, missing), START + timedelta(days=12))) == 1
 
 
 def test_a_daily_series_is_judged_only_once_its_points_span_a_week() -> None:
