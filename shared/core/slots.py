@@ -18,7 +18,9 @@ from shared.core.spec import HistorySpec
 
 MAD_TO_SIGMA = 1.4826
 MIN_SLOT_POINTS = 2        # points a seasonal slot needs before it is used
-RELATIVE_FLOOR = 0.05      # a series that never moves still tolerates ±5 % (× sensitivity / 3.5)
+# A series that never moves still has a scale of 5 % of its median at sensitivity 3.5: its warn band is
+# ±17.5 % (fail ±35 %) whatever the sensitivity.
+RELATIVE_FLOOR = 0.05
 
 
 def slot_of(ts: datetime, mode: str) -> int:

@@ -187,7 +187,7 @@ class HistorySpec:
 
     min_history: int = 14
     window: int = 200
-    sensitivity: float = 3.5           # robust z-score (median/MAD) beyond which a point is anomalous
+    sensitivity: float = 4.5           # robust z-score (median/MAD) beyond which a point is anomalous
     warn_sensitivity: float | None = None
     seasonality: Literal["auto", "none", "weekday", "hour_of_week", "hour_of_daytype", "hour_of_day"] = "auto"
     holidays: Holidays = field(default_factory=Holidays)   # a low volume then is expected, not learned
