@@ -1,9 +1,12 @@
 """Score today's detectors on the labelled scenario suite (both halves) and print a Markdown table.
 
-    .venv/bin/python -m bench.scenarios [--seeds 4] [--half tuning] [--write DIR]
+    .venv/bin/python -m bench.scenarios [--seeds 4] [--half tuning] [--write DIR] [--names-only]
 
 ``--half tuning`` scores the tuning half only: what to look at while tuning, so the held-out half stays
 unseen until the end.
+
+``--names-only`` drops what each dataset's owner declares (the multi-file family's ``output.batch``,
+the holiday family's ``history.holidays``): what a config naming only the dataset gets.
 
 ``--write DIR`` also leaves every scenario as DESIGN 3.4 lines (``DIR/<name>.jsonl``), its labels
 (``DIR/<name>.labels.json``) and its pipelines.yaml (``DIR/<name>.config.yaml``), so one can be replayed
@@ -40,9 +43,14 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=len(generate.SEEDS))
     parser.add_argument("--half", choices=("tuning", "held-out"), default=None)
     parser.add_argument("--write", type=Path, default=None)
+    parser.add_argument("--names-only", action="store_true",
+                        help="score every scenario with a config that names only its dataset (no owner's settings)")
     args = parser.parse_args()
     started = time.perf_counter()
     scenarios = [s for s in generate.suite(range(args.seeds)) if args.half in (None, s.half)]
+    if args.names_only:
+        for s in scenarios:
+            s.config = {}
     if args.write:
         write(args.write, scenarios)
     tallies = score.run(scenarios)
