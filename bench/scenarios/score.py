@@ -1,7 +1,9 @@
 """Score the detectors on the labelled scenarios: precision, recall, false alerts per dataset-month.
 
 Every scenario's observations go through ``backtest.run`` (the code behind ``autopilot backtest``)
-with a config that names only the dataset, as a new user's would: cadences and baselines learned.
+with the config its owner would write: the dataset's name, plus what the scenario says its owner
+declares (``Scenario.config``: a Spark job's ``output.batch``, a holiday list); cadences and baselines
+are learned.
 
 - An alert is **true** when it falls inside a labelled incident's window (same dataset, one of the
   incident's codes); an incident is **found** when at least one true alert falls in its window.
