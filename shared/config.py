@@ -64,6 +64,10 @@ def _yaml_to_python(text: str, source: str) -> tuple[Any, dict[Path, int], list[
         except yaml.YAMLError as exc:
             problems.append(f"{source}:{node.start_mark.line + 1}: {render_path(path)}: {exc}")
             return None
+        except ValueError:
+            # Looks like a date or time but is none (2026-13-01): kept as the text it is, for the field's
+            # own check to name (PyYAML would raise from deep inside its constructor).
+            return node.value
 
     data = build(root, ()) if root is not None else None
     return data, lines, problems

@@ -192,3 +192,15 @@ def test_history_holidays_are_dates_and_a_wrong_one_is_named() -> None:
     assert [p.where() for p in problems] == ["history.holidays"] and "not a date" in problems[0].message
     _, problems = coerce(HistorySpec, {"holidays": "2026-12-25"}, ("history",))
     assert "a list of dates" in problems[0].message
+
+
+def test_a_date_that_does_not_exist_is_named_with_its_line_not_a_traceback(tmp_path: Path) -> None:
+    found = problems_of("datasets:\n  - name: scores\n    output:\n      container: out\n      contract:\n"
+                        "        history: {holidays: [2026-12-25, 2026-02-30]}\n", tmp_path)
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'pipelines.yaml'}:6: ")
+    assert "history.holidays: item 1 ('2026-02-30') is not a date" in found[0]
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("datasets:\n  - name: scores\n    output:\n      container: out\n      contract:\n"
+                  "        history: {holidays: [2026-12-25, '2027-01-01']}\n")
+    holidays = config.load_pipelines(ok).datasets[0].output.contract.history.holidays.dates
+    assert sorted(map(str, holidays)) == ["2026-12-25", "2027-01-01"]
