@@ -49,7 +49,8 @@ def test_a_spark_batch_is_one_observation_and_one_alert_naming_its_odd_part(tmp_
         assert [o.name for o in observations] == [f"batch:{KEY}"]      # the batch's, not the parts'
         assert observations[0].rows == 4 * 120
         assert len(led.parts.of_batch("scores", KEY)) == 4
-        verdict = led.verdicts.find("scores", KEY)
+        # The batch's status is the guard's last write after its judgement and history: wait for it.
+        verdict = wait(lambda: (v := led.verdicts.find("scores", KEY)) is not None and v.batch_status and v, 30)
         assert verdict is not None and verdict.batch_status == "fail" and len(verdict.files) == 4
 
         cards = wait(lambda: cards_of(stack, f"Batch {KEY} of scores"), 60)
