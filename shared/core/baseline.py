@@ -215,6 +215,8 @@ class Baseline:
         # Counts carry sampling noise no history can shrink: about √n rows on n expected (and a file's
         # bytes carry its rows' relative noise, ``floor``).
         sampling = floor * abs(median)
+        if self.counts:
+            sampling = max(sampling, 1.0)    # a count whose median is 0 still varies by a row or so
         dispersion = (max(scale, sampling) / sampling) ** 2 if sampling > 0 and median > 0 else math.inf
         scale = max(scale, sampling)
         # The median of n points is uncertain too (its variance about π/2n of one point's): a slot of two

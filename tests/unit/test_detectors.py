@@ -263,3 +263,17 @@ def test_a_holiday_listed_in_history_holidays_is_expected_low_and_not_learned() 
     assert calendar.judge(Point(after, 3_000.0)).anomalous             # the day after is an ordinary day
     on_holiday = datetime(2026, 7, 1, 9, tzinfo=UTC)
     assert calendar.judge(Point(on_holiday, 30_000.0)).anomalous      # a spike on a holiday still counts
+
+
+def test_sparse_counts_whose_median_is_zero_still_have_a_rows_worth_of_noise() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.core.spec import HistorySpec
+
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    b = Baseline(HistorySpec(seasonality="none"), counts=True)
+    for h in range(200):     # an error table: mostly no rows, a row or two now and then
+        b.step(Point(start + timedelta(hours=h), float([0, 0, 1, 0, 0, 2, 0, 0, 0, 1][h % 10])))
+    at = start + timedelta(hours=200)
+    assert b.judge(Point(at, 2.0)).verdict is Verdict.NORMAL
+    assert b.judge(Point(at, 40.0)).anomalous
