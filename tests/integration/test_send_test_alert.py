@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from sandbox.devops_emulator import DevOpsEmulator
 from sandbox.smtp_sink import SmtpSink
 from sandbox.teams_sink import TeamsSink
 
@@ -56,3 +57,42 @@ def test_no_channel_configured_is_exit_3(tmp_path: Path, capsys: pytest.CaptureF
                                            "ADF_FACTORY_NAME": "f"}}))
     assert main(["send-test-alert", "--settings", str(path)]) == 3
     assert "no channel is configured" in capsys.readouterr().err
+
+
+def devops_settings(tmp_path: Path, devops: DevOpsEmulator, *, route: bool = True) -> Path:
+    pipelines = tmp_path / "pipelines.yaml"
+    alerts = ('    alerts: {devops: {organization: contoso, project: "Data Platform", type: Task}}\n'
+              if route else "")
+    pipelines.write_text("datasets:\n  - name: quiet\n  - name: scores\n" + alerts)
+    values = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "ADF_SUBSCRIPTION_ID": "s",
+              "ADF_RESOURCE_GROUP": "r", "ADF_FACTORY_NAME": "f", "DEVOPS_API_URL": devops.url,
+              "PIPELINES_CONFIG": str(pipelines)}
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"Values": values}))
+    return path
+
+
+def test_the_devops_channel_creates_a_work_item_and_resolves_it_at_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with DevOpsEmulator() as devops:
+        code = main(["send-test-alert", "--settings", str(devops_settings(tmp_path, devops)), "--channel", "devops"])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        (item,) = devops.items
+        fields = devops.fields(item)
+        assert fields["System.WorkItemType"] == "Task" and fields["System.State"] == "Done"
+        assert "test alert" in fields["System.Description"]
+        assert f"devops: created Task #{item} in contoso/Data Platform, then set it to Done" in err
+
+        devops.mode.down = True
+        code = main(["send-test-alert", "--settings", str(devops_settings(tmp_path, devops)), "--channel", "devops"])
+        assert code == 2 and "devops: FAILED to create a Task in contoso/Data Platform" in capsys.readouterr().err
+
+
+def test_devops_without_a_route_says_what_to_add_and_exits_3(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with DevOpsEmulator() as devops:
+        settings = devops_settings(tmp_path, devops, route=False)
+        assert main(["send-test-alert", "--settings", str(settings), "--channel", "devops"]) == 3
+        assert "add alerts.devops {organization, project}" in capsys.readouterr().err
+        assert devops.items == {}
