@@ -11,6 +11,7 @@ import re
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -44,7 +45,7 @@ class Slowness:
     count: int = 1
 
 
-class EngineEmulator:
+class EngineEmulator(ABC):
     """One engine's runs of local pipelines. Thread-safe; every knob works in-process and over HTTP.
 
     Subclasses set ``OPERATIONS`` (the names ``fail_next`` accepts) and implement ``handle`` (one
@@ -190,14 +191,14 @@ class EngineEmulator:
 
     # --- for the engines' own operations ------------------------------------------------------------
 
+    @abstractmethod
     def handle(self, method: str, path: str, query: Mapping[str, list[str]], headers: Mapping[str, str],
                body: bytes) -> Answer:
         """Serve one request of the engine's surface."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fault_answer(self, fault: Fault) -> Exception:
         """The engine's error for an injected fault (an exception its ``handle`` turns into an answer)."""
-        raise NotImplementedError
 
     def with_faults[T](self, operation: str, call: Callable[[], T]) -> T:
         """``call()`` with the pending fault for ``operation`` applied: its error raised before the call,

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -133,7 +134,7 @@ def json_parameters(pipeline: str, parameters: Mapping[str, Any]) -> dict[str, A
     return body
 
 
-class SdkRunner[C]:
+class SdkRunner[C](ABC):
     """What both azure-core runners keep: the retry budget and timeouts, the SDK client built on first
     use under a lock (thread-safe), ``close``, and one ``_call`` through the retry loop. Subclasses name
     their ``SERVICE`` and build their client in ``_build_client``."""
@@ -164,8 +165,9 @@ class SdkRunner[C]:
                 self._client = self._build_client()
             return self._client
 
+    @abstractmethod
     def _build_client(self) -> C:
-        raise NotImplementedError   # each runner builds its own SDK client
+        """Each runner builds its own SDK client."""
 
     def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool,
                  before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:
