@@ -14,14 +14,14 @@ import os
 import re
 import signal
 import threading
-import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from sandbox.engine_emulator import Answer, EngineEmulator, Fault, Slowness, json_body
+from sandbox.arm_engine import ArmEngineEmulator
+from sandbox.engine_emulator import Answer, Fault, Slowness, json_body
 from sandbox.local_factory import FACTORY_NAME, RESOURCE_GROUP, SUBSCRIPTION_ID
-from sandbox.pipelines.queries import ACTIVITY_FILTERS, RUN_FILTERS, ArmError, order, page, select, window
+from sandbox.pipelines.queries import ArmError
 from sandbox.pipelines.runtime import Pipeline, PipelineBody, RunRecord
 
 __all__ = ["ADFEmulator", "Fault", "Slowness", "main"]
@@ -40,8 +40,11 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 
 
-class ADFEmulator(EngineEmulator):
+class ADFEmulator(ArmEngineEmulator):
     """One factory's runs, served over ARM REST. Thread-safe; every knob works in-process and over HTTP."""
+
+    API_VERSION: ClassVar[str] = API_VERSION
+    THROTTLED: ClassVar[str] = "The request is being throttled."
 
     OPERATIONS: ClassVar[tuple[str, ...]] = OPERATIONS
     server_name: ClassVar[str] = "adf-emulator"
@@ -90,7 +93,7 @@ class ADFEmulator(EngineEmulator):
                                "Authentication failed. The 'Authorization' header is missing or is not "
                                "a bearer token.")
             self._check_factory(match["sub"], match["rg"], match["factory"])
-            self._check_api_version(query)
+            self.check_api_version(query)
             name, params = operation, found
             result = self.with_faults(operation, lambda: self._dispatch(name, params, query, body))
             answer: Answer = (200, result, {})
@@ -105,82 +108,23 @@ class ADFEmulator(EngineEmulator):
                            f"The Resource 'Microsoft.DataFactory/factories/{factory}' under resource group "
                            f"'{rg}' was not found.")
 
-    @staticmethod
-    def _check_api_version(query: Mapping[str, list[str]]) -> None:
-        versions = query.get("api-version")
-        if not versions:
-            raise ArmError(400, "MissingApiVersionParameter",
-                           "The api-version query parameter (?api-version=) is required for all requests.")
-        if versions[-1] != API_VERSION:
-            raise ArmError(400, "InvalidApiVersionParameter",
-                           f"The api-version '{versions[-1]}' is invalid. "
-                           f"The supported version is '{API_VERSION}'.")
-
-    def fault_answer(self, fault: Fault) -> ArmError:
-        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        if fault.status == 429:
-            return ArmError(429, "TooManyRequests", "The request is being throttled.", headers)
-        if fault.status >= 500:
-            return ArmError(fault.status, "InternalServerError", "An internal server error occurred.",
-                            headers)
-        return ArmError(fault.status, "BadRequest", "The emulator was told to reject this request.", headers)
-
     def _dispatch(self, operation: str, match: re.Match[str], query: Mapping[str, list[str]],
                   body: bytes) -> dict[str, Any] | None:
         payload = json_body(body, lambda m: ArmError(400, "BadRequest", m))
         if operation == "createRun":
-            return self._create_run(unquote(match["name"]), payload)
+            return self.create_run(unquote(match["name"]), payload)
         if operation == "getRun":
             with self.lock:
-                return self._run(unquote(match["run"])).to_json()
+                return self.run_by_id(unquote(match["run"])).to_json()
         if operation == "queryPipelineRuns":
-            return self._query_runs(payload)
+            return self.query_runs(payload, RunRecord.to_json)
         if operation == "queryActivityruns":
-            return self._query_activities(unquote(match["run"]), payload)
-        self._cancel(unquote(match["run"]))
+            return self.query_activities(self.run_by_id(unquote(match["run"])), payload)
+        self.cancel(self.run_by_id(unquote(match["run"])))
         return None
 
-    def _run(self, run_id: str) -> RunRecord:
-        try:
-            uuid.UUID(run_id)
-        except ValueError as exc:
-            raise ArmError(400, "BadRequest", f"The run id '{run_id}' is not a valid GUID.") from exc
-        record = self.find_run(run_id)
-        if record is None:
-            raise ArmError(404, "PipelineRunNotFound", f"Pipeline run '{run_id}' was not found.")
-        return record
-
-    def _create_run(self, name: str, payload: Any) -> dict[str, Any]:
-        pipeline = self.pipelines.get(name)
-        if pipeline is None:
-            raise ArmError(404, "PipelineNotFound", f"Entity {name} not found")
-        parameters = {} if payload is None else payload
-        if not isinstance(parameters, dict):
-            raise ArmError(400, "BadRequest", "the createRun body must be a JSON object of parameters")
-        missing = [p for p in pipeline.required if p not in parameters]
-        if missing:
-            raise ArmError(400, "BadRequest", f"Missing value for required pipeline parameter(s) "
-                           f"{', '.join(missing)} of pipeline {name}.")
-        return {"runId": self.start_run(name, parameters).run_id}
-
-    def _query_runs(self, payload: Any) -> dict[str, Any]:
-        payload, after, before = window(payload)
-        with self.lock:
-            items = [r.to_json() for r in self.all_runs() if after <= r.last_updated <= before]
-        chosen = order(select(items, payload.get("filters"), RUN_FILTERS), payload.get("orderBy"))
-        return page(chosen, payload, self.page_size)
-
-    def _query_activities(self, run_id: str, payload: Any) -> dict[str, Any]:
-        payload, after, before = window(payload)
-        with self.lock:
-            record = self._run(run_id)
-            items = [a.to_json() for a in record.activities if after <= a.last_updated <= before]
-        chosen = order(select(items, payload.get("filters"), ACTIVITY_FILTERS), payload.get("orderBy"))
-        return page(chosen, payload, self.page_size)
-
-    def _cancel(self, run_id: str) -> None:
-        with self.lock:
-            self.cancel(self._run(run_id))
+    def pipeline_not_found(self, name: str) -> str:
+        return f"Entity {name} not found"
 
 
 def main(argv: list[str] | None = None) -> int:

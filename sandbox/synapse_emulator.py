@@ -15,13 +15,13 @@ import os
 import re
 import signal
 import threading
-import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from sandbox.engine_emulator import Answer, EngineEmulator, Fault, json_body
-from sandbox.pipelines.queries import ACTIVITY_FILTERS, RUN_FILTERS, ArmError, order, page, select, window
+from sandbox.arm_engine import ArmEngineEmulator
+from sandbox.engine_emulator import Answer, json_body
+from sandbox.pipelines.queries import ArmError
 from sandbox.pipelines.runtime import Pipeline, PipelineBody, RunRecord
 
 API_VERSION = "2020-12-01"
@@ -44,8 +44,11 @@ def synapse_run(record: RunRecord) -> dict[str, Any]:
     return body
 
 
-class SynapseEmulator(EngineEmulator):
+class SynapseEmulator(ArmEngineEmulator):
     """One workspace's pipeline runs over the Synapse dev endpoint. Thread-safe; knobs as ``ADFEmulator``."""
+
+    API_VERSION: ClassVar[str] = API_VERSION
+    THROTTLED: ClassVar[str] = "Too many requests. Please retry after some time."
 
     OPERATIONS: ClassVar[tuple[str, ...]] = OPERATIONS
     server_name: ClassVar[str] = "synapse-emulator"
@@ -77,7 +80,7 @@ class SynapseEmulator(EngineEmulator):
             if not headers.get("authorization", "").startswith("Bearer "):
                 raise ArmError(401, "Unauthorized", "The request is not authorized: a bearer token for "
                                "https://dev.azuresynapse.net is required.")
-            _check_api_version(query)
+            self.check_api_version(query)
             name, params = operation, found
             result = self.with_faults(operation, lambda: self._dispatch(name, params, body))
             # createRun answers 202 Accepted (the SDK accepts nothing else); the others 200.
@@ -86,71 +89,25 @@ class SynapseEmulator(EngineEmulator):
             answer = (exc.status, exc.body(), exc.headers)
         return self.finish(operation, answer, method, path)
 
-    def fault_answer(self, fault: Fault) -> ArmError:
-        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        if fault.status == 429:
-            return ArmError(429, "TooManyRequests", "Too many requests. Please retry after some time.", headers)
-        if fault.status >= 500:
-            return ArmError(fault.status, "InternalServerError", "An internal server error occurred.", headers)
-        return ArmError(fault.status, "BadRequest", "The emulator was told to reject this request.", headers)
-
     def _dispatch(self, operation: str, match: re.Match[str], body: bytes) -> dict[str, Any] | None:
         payload = json_body(body, lambda m: ArmError(400, "BadRequest", m))
         if operation == "createRun":
-            return self._create_run(unquote(match["name"]), payload)
+            return self.create_run(unquote(match["name"]), payload)
         if operation == "getRun":
-            return synapse_run(self._run(unquote(match["run"])))
+            return synapse_run(self.run_by_id(unquote(match["run"])))
         if operation == "queryPipelineRuns":
-            payload, after, before = window(payload)
-            items = [synapse_run(r) for r in self.all_runs() if after <= r.last_updated <= before]
-            chosen = order(select(items, payload.get("filters"), RUN_FILTERS), payload.get("orderBy"))
-            return page(chosen, payload, self.page_size)
+            return self.query_runs(payload, synapse_run)
         if operation == "queryActivityruns":
-            record = self._run(unquote(match["run"]))
+            record = self.run_by_id(unquote(match["run"]))
             if record.pipeline != unquote(match["name"]):
                 raise ArmError(404, "PipelineRunNotFound", f"Pipeline run '{record.run_id}' of pipeline "
                                f"'{unquote(match['name'])}' was not found.")
-            payload, after, before = window(payload)
-            with self.lock:
-                items = [a.to_json() for a in record.activities if after <= a.last_updated <= before]
-            chosen = order(select(items, payload.get("filters"), ACTIVITY_FILTERS), payload.get("orderBy"))
-            return page(chosen, payload, self.page_size)
-        self.cancel(self._run(unquote(match["run"])))
+            return self.query_activities(record, payload)
+        self.cancel(self.run_by_id(unquote(match["run"])))
         return None
 
-    def _run(self, run_id: str) -> RunRecord:
-        try:
-            uuid.UUID(run_id)
-        except ValueError as exc:
-            raise ArmError(400, "BadRequest", f"The run id '{run_id}' is not a valid GUID.") from exc
-        record = self.find_run(run_id)
-        if record is None:
-            raise ArmError(404, "PipelineRunNotFound", f"Pipeline run '{run_id}' was not found.")
-        return record
-
-    def _create_run(self, name: str, payload: Any) -> dict[str, Any]:
-        pipeline = self.pipelines.get(name)
-        if pipeline is None:
-            raise ArmError(404, "PipelineNotFound", f"Pipeline '{name}' was not found in workspace "
-                           f"'{self.workspace}'.")
-        parameters = {} if payload is None else payload
-        if not isinstance(parameters, dict):
-            raise ArmError(400, "BadRequest", "the createRun body must be a JSON object of parameters")
-        missing = [p for p in pipeline.required if p not in parameters]
-        if missing:
-            raise ArmError(400, "BadRequest", f"Missing value for required pipeline parameter(s) "
-                           f"{', '.join(missing)} of pipeline {name}.")
-        return {"runId": self.start_run(name, parameters).run_id}
-
-
-def _check_api_version(query: Mapping[str, list[str]]) -> None:
-    versions = query.get("api-version")
-    if not versions:
-        raise ArmError(400, "MissingApiVersionParameter",
-                       "The api-version query parameter (?api-version=) is required for all requests.")
-    if versions[-1] != API_VERSION:
-        raise ArmError(400, "InvalidApiVersionParameter",
-                       f"The api-version '{versions[-1]}' is invalid. The supported version is '{API_VERSION}'.")
+    def pipeline_not_found(self, name: str) -> str:
+        return f"Pipeline '{name}' was not found in workspace '{self.workspace}'."
 
 
 def main(argv: list[str] | None = None) -> int:
