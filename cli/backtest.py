@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
+from cli.main import parse_args
 from shared.config import load_pipelines
-from shared.errors import ConfigError
 
 EXIT = {None: 0, "info": 0, "warn": 1, "fail": 2}
 
@@ -19,19 +19,12 @@ def run(argv: list[str]) -> int:
     parser.add_argument("history", help="observations, one JSON object per line (DESIGN 3.4)")
     parser.add_argument("--config", required=True, help="pipelines config (only dataset names are required)")
     parser.add_argument("--json", action="store_true", help="one JSON object per alert on stdout")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return 3 if exc.code else 0
+    args = parse_args(parser, argv)
     from cli.validate import read_history
     from shared.services import backtest
 
-    try:
-        config = load_pipelines(args.config)
-        observations = read_history(args.history)
-    except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
-        return 3
+    config = load_pipelines(args.config)
+    observations = read_history(args.history)
     alerts = backtest.run(observations, config)
     for alert in alerts:
         if args.json:

@@ -8,12 +8,9 @@ import sys
 from datetime import UTC, datetime
 from typing import IO
 
-from cli.main import deps_for
-from shared.errors import ConfigError, ExternalError
+from cli.main import EXIT_CANNOT_RUN, deps_for, duration_option, parse_args
+from shared.errors import ExternalError
 from shared.services.deps import Deps
-
-EXIT_CANNOT_RUN = 3
-
 
 
 def run(argv: list[str]) -> int:
@@ -29,22 +26,9 @@ def run(argv: list[str]) -> int:
     exp.add_argument("--out", help="write to this file instead of stdout")
     for p in (imp, exp):
         p.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_CANNOT_RUN if exc.code else 0
-    from shared.core.typed import Invalid, parse_duration
-
-    try:
-        window = parse_duration(args.since)
-    except Invalid as exc:
-        print(f"autopilot history: --since: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_RUN
-    try:
-        deps = deps_for(args.settings)
-    except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_CANNOT_RUN
+    args = parse_args(parser, argv)
+    window = duration_option("autopilot history", "--since", args.since)
+    deps = deps_for(args.settings)
     now = datetime.now(UTC)
     try:
         if args.action == "import":

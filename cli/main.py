@@ -7,16 +7,44 @@ printed as one clear message; a traceback is never shown for them.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from shared.errors import AutopilotError, ConfigError
 
 EXIT_CANNOT_RUN = 3
+
+
+class Exit(Exception):
+    """Leave the command with ``code``: what the user needs to read was already printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """``parser.parse_args``, with argparse's own exit (a usage problem, or --help) as the CLI's code."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage problem (or the help)
+        raise Exit(EXIT_CANNOT_RUN if exc.code else 0) from None
+
+
+def duration_option(prog: str, flag: str, text: str) -> timedelta:
+    """A duration option (``--since 7d``); a bad one is said once, naming the command and the option."""
+    from shared.core.typed import Invalid, parse_duration
+
+    try:
+        return parse_duration(text)
+    except Invalid as exc:
+        print(f"{prog}: {flag}: {exc}", file=sys.stderr)
+        raise Exit(EXIT_CANNOT_RUN) from None
 
 
 def read_settings_file(path: str) -> dict[str, str]:
@@ -75,46 +103,27 @@ def _config_push(args: argparse.Namespace) -> int:
     return config_push.push(args)
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from cli import validate
-
-    return validate.run(args.rest)
-
-
-def _backtest(args: argparse.Namespace) -> int:
-    from cli import backtest
-
-    return backtest.run(args.rest)
-
-
-def _send_test_alert(args: argparse.Namespace) -> int:
-    from cli import send_test_alert
-
-    return send_test_alert.run(args.rest)
+# Commands that own their arguments: (module, function) of cli, each ``function(argv) -> exit code``,
+# imported when run so that one command's imports never slow another's start.
+PASS_THROUGH: dict[str, tuple[str, str, str]] = {
+    "validate": ("validate", "run", "validate a local file against an output contract"),
+    "backtest": ("backtest", "run", "replay history observations through the detectors"),
+    "send-test-alert": ("send_test_alert", "run", "send one test alert through the configured channels"),
+    "status": ("status", "run", "batches, runs, verdicts, refreshes, alerts and what is late, per dataset"),
+    "history": ("history", "run", "history import (seed baselines from existing outputs) / history export"),
+    "label": ("teach", "label", "label an alert --false-alarm or --expected"),
+    "snooze": ("teach", "snooze", "silence an alert kind of a dataset for a while"),
+}
 
 
-def _status(args: argparse.Namespace) -> int:
-    from cli import status
+def _pass_through(command: str) -> Any:
+    module, function, _ = PASS_THROUGH[command]
 
-    return status.run(args.rest)
+    def handler(args: argparse.Namespace) -> int:
+        code: int = getattr(importlib.import_module(f"cli.{module}"), function)(args.rest)
+        return code
 
-
-def _history(args: argparse.Namespace) -> int:
-    from cli import history
-
-    return history.run(args.rest)
-
-
-def _label(args: argparse.Namespace) -> int:
-    from cli import teach
-
-    return teach.label(args.rest)
-
-
-def _snooze(args: argparse.Namespace) -> int:
-    from cli import teach
-
-    return teach.snooze(args.rest)
+    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,39 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
     check.add_argument("--pipelines", help="the pipelines config (default: PIPELINES_CONFIG or pipelines.yaml)")
     check.set_defaults(handler=_config_check)
-    validate = sub.add_parser("validate", help="validate a local file against an output contract",
-                              add_help=False)
-    validate.add_argument("rest", nargs=argparse.REMAINDER)
-    validate.set_defaults(handler=_validate)
-    replay = sub.add_parser("backtest", help="replay history observations through the detectors", add_help=False)
-    replay.add_argument("rest", nargs=argparse.REMAINDER)
-    replay.set_defaults(handler=_backtest)
     live = sub.add_parser("config", help="the live pipelines config (PIPELINES_CONFIG=blob://...)")
     live_sub = live.add_subparsers(dest="action", required=True, metavar="ACTION")
     push = live_sub.add_parser("push", help="validate a pipelines config and upload it as the live config")
     push.add_argument("file", help="the pipelines config (YAML) to upload")
     push.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
     push.set_defaults(handler=_config_push)
-    test_alert = sub.add_parser("send-test-alert", help="send one test alert through the configured channels",
-                                add_help=False)
-    test_alert.add_argument("rest", nargs=argparse.REMAINDER)
-    test_alert.set_defaults(handler=_send_test_alert)
-    status = sub.add_parser("status", help="batches, runs, verdicts, refreshes, alerts and what is late, per dataset",
-                            add_help=False)
-    status.add_argument("rest", nargs=argparse.REMAINDER)
-    status.set_defaults(handler=_status)
-    for name, handler, text in (
-            ("history", _history, "history import (seed baselines from existing outputs) / history export"),
-            ("label", _label, "label an alert --false-alarm or --expected"),
-            ("snooze", _snooze, "silence an alert kind of a dataset for a while")):
+    for name, (_, _, text) in PASS_THROUGH.items():
         command = sub.add_parser(name, help=text, add_help=False)
         command.add_argument("rest", nargs=argparse.REMAINDER)
-        command.set_defaults(handler=handler)
+        command.set_defaults(handler=_pass_through(name))
     return parser
-
-
-PASS_THROUGH = {"validate": "_validate", "backtest": "_backtest", "send-test-alert": "_send_test_alert",
-                "status": "_status", "history": "_history", "label": "_label", "snooze": "_snooze"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,12 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if argv and argv[0] in PASS_THROUGH:
         # These commands own their arguments (argparse.REMAINDER drops a leading --option).
-        args = argparse.Namespace(rest=argv[1:], handler=globals()[PASS_THROUGH[argv[0]]])
+        args = argparse.Namespace(rest=argv[1:], handler=_pass_through(argv[0]))
         return _run(args)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed the usage problem
-        return EXIT_CANNOT_RUN if exc.code else 0
+        args = parse_args(parser, argv)
+    except Exit as exc:
+        return exc.code
     return _run(args)
 
 
@@ -177,6 +164,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
         return code
+    except Exit as exc:
+        return exc.code
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_CANNOT_RUN

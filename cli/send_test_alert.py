@@ -7,7 +7,8 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from shared.errors import ConfigError, ExternalError
+from cli.main import deps_for, parse_args
+from shared.errors import ExternalError
 
 if TYPE_CHECKING:
     from shared.core.models import Alert
@@ -23,19 +24,11 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--channel", choices=("teams", "email", "devops"),
                         help="only this channel (devops: a work item, created then resolved, in the project "
                              "the dataset's alerts.devops names)")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return 3 if exc.code else 0
-    from cli.main import deps_for
+    args = parse_args(parser, argv)
     from shared.core import render
     from shared.core.models import Alert, Severity
 
-    try:
-        deps = deps_for(args.settings)
-    except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
-        return 3
+    deps = deps_for(args.settings)
     dataset = args.dataset or _default_dataset(deps.config, args.channel)
     route = None
     try:

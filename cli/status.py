@@ -8,9 +8,8 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from shared.errors import ConfigError, ExternalError
-
-EXIT_CANNOT_RUN = 3
+from cli.main import EXIT_CANNOT_RUN, deps_for, duration_option, parse_args
+from shared.errors import ExternalError
 
 
 def run(argv: list[str]) -> int:
@@ -20,25 +19,12 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--dataset", help="only this dataset")
     parser.add_argument("--since", default="7d", help="how far back to show batches and alerts (default 7d)")
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_CANNOT_RUN if exc.code else 0
-    from cli.main import deps_for
+    args = parse_args(parser, argv)
     from shared.core.status_text import render_text
-    from shared.core.typed import Invalid, parse_duration
     from shared.services import status
 
-    try:
-        window = parse_duration(args.since)
-    except Invalid as exc:
-        print(f"autopilot status: --since: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_RUN
-    try:
-        deps = deps_for(args.settings)
-    except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_CANNOT_RUN
+    window = duration_option("autopilot status", "--since", args.since)
+    deps = deps_for(args.settings)
     now = datetime.now(UTC)
     try:
         view = status.view(deps, now, now - window, args.dataset)

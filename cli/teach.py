@@ -7,11 +7,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from cli.main import deps_for
-from shared.errors import ConfigError, ExternalError
-
-EXIT_CANNOT_RUN = 3
-
+from cli.main import EXIT_CANNOT_RUN, deps_for, duration_option, parse_args
+from shared.errors import ExternalError
 
 
 def label(argv: list[str]) -> int:
@@ -22,10 +19,7 @@ def label(argv: list[str]) -> int:
     kind.add_argument("--false-alarm", action="store_true", help="the alert was wrong")
     kind.add_argument("--expected", action="store_true", help="a real change: the new normal")
     parser.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_CANNOT_RUN if exc.code else 0
+    args = parse_args(parser, argv)
     from shared.core.feedback import Action
     from shared.services import feedback
 
@@ -33,9 +27,6 @@ def label(argv: list[str]) -> int:
         deps = deps_for(args.settings)
         action = Action.EXPECTED if args.expected else Action.FALSE_ALARM
         claims = feedback.label_alert(deps, args.alert, action, datetime.now(UTC))
-    except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_CANNOT_RUN
     except KeyError:
         print(f"autopilot label: no alert with fingerprint {args.alert!r} was ever dispatched", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -54,19 +45,11 @@ def snooze(argv: list[str]) -> int:
     parser.add_argument("code", nargs="?", default="*", help="an alert code (default: every code)")
     parser.add_argument("--for", dest="duration", required=True, help="how long, e.g. 2h (at most 30d)")
     parser.add_argument("--settings", help="a local.settings.json whose Values are the app settings")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_CANNOT_RUN if exc.code else 0
+    args = parse_args(parser, argv)
     from shared.core.codes import ALERT_CODES
-    from shared.core.typed import Invalid, parse_duration
     from shared.services import feedback
 
-    try:
-        duration = parse_duration(args.duration)
-    except Invalid as exc:
-        print(f"autopilot snooze: --for: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_RUN
+    duration = duration_option("autopilot snooze", "--for", args.duration)
     if not duration.total_seconds() > 0 or duration > feedback.MAX_SNOOZE:
         print("autopilot snooze: --for must be more than 0 and at most 30d", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -78,9 +61,6 @@ def snooze(argv: list[str]) -> int:
         deps.config.dataset(args.dataset)
         now = datetime.now(UTC)
         record = feedback.snooze(deps, args.dataset, args.code, now + duration, now)
-    except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_CANNOT_RUN
     except KeyError:
         print(f"autopilot snooze: no dataset {args.dataset!r} in the config", file=sys.stderr)
         return EXIT_CANNOT_RUN
