@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.adapters import pipeline_sdk
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
-from shared.adapters.pipeline_sdk import activity, to_run, utc
+from shared.adapters.pipeline_sdk import activity, activity_window, to_run, utc
 from shared.connections import FactoryRef
 from shared.core.models import PipelineRun
 from shared.errors import ConfigError, Unavailable
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_PAGES = 1000                       # a factory answering more pages than this is misbehaving
 
 
 class DataFactoryRunner(pipeline_sdk.SdkRunner["DataFactoryManagementClient"]):
@@ -95,22 +94,16 @@ class DataFactoryRunner(pipeline_sdk.SdkRunner["DataFactoryManagementClient"]):
 
         client = self._get_client()
         f = self._factory
-        runs: dict[str, PipelineRun] = {}
-        token: str | None = None
-        for _ in range(MAX_PAGES):
+
+        def page(token: str | None, **timeouts: Any) -> Any:
             query = RunFilterParameters(
                 last_updated_after=utc(since), last_updated_before=utc(until), continuation_token=token,
-                filters=[RunQueryFilter(operand="PipelineName", operator="Equals",
-                                        values_property=[pipeline])])
-            page = self._call(f"query runs of {pipeline}", client.pipeline_runs.query_by_factory,
-                              f.resource_group, f.factory_name, query, safe=True)
-            for item in page.value or []:
-                run = to_run(item)
-                runs[run.run_id] = run        # a run that moved between pages keeps its newest view
-            if not page.continuation_token or page.continuation_token == token:
-                return list(runs.values())
-            token = page.continuation_token
-        raise Unavailable(f"query runs of {pipeline}: more than {MAX_PAGES} pages; giving up")
+                filters=[RunQueryFilter(operand="PipelineName", operator="Equals", values_property=[pipeline])])
+            return client.pipeline_runs.query_by_factory(f.resource_group, f.factory_name, query, **timeouts)
+
+        # A run that moved between pages keeps its newest view.
+        runs = {run.run_id: run for run in map(to_run, self._all_pages(f"query runs of {pipeline}", page))}
+        return list(runs.values())
 
     # --- beyond the port: failure diagnosis and cancelling --------------------------------------------
 
@@ -118,24 +111,17 @@ class DataFactoryRunner(pipeline_sdk.SdkRunner["DataFactoryManagementClient"]):
         """The run's activity runs, oldest first: activity, type, status, error, start, end."""
         from azure.mgmt.datafactory.models import RunFilterParameters
 
-        run = self.get_run(run_id)
+        since, until = activity_window(self.get_run(run_id))
         client = self._get_client()
         f = self._factory
-        now = datetime.now(UTC)
-        since = (run.run_start or now - timedelta(days=1)) - timedelta(hours=1)
-        until = max(run.run_end or now, now) + timedelta(hours=1)
-        out: list[dict[str, Any]] = []
-        token: str | None = None
-        for _ in range(MAX_PAGES):
-            query = RunFilterParameters(last_updated_after=since, last_updated_before=until,
-                                        continuation_token=token)
-            page = self._call(f"query activity runs of {run_id}", client.activity_runs.query_by_pipeline_run,
-                              f.resource_group, f.factory_name, run_id, query, safe=True)
-            out.extend(activity(a) for a in page.value or [])
-            if not page.continuation_token or page.continuation_token == token:
-                return sorted(out, key=lambda a: a["start"])
-            token = page.continuation_token
-        raise Unavailable(f"query activity runs of {run_id}: more than {MAX_PAGES} pages; giving up")
+
+        def page(token: str | None, **timeouts: Any) -> Any:
+            query = RunFilterParameters(last_updated_after=since, last_updated_before=until, continuation_token=token)
+            return client.activity_runs.query_by_pipeline_run(f.resource_group, f.factory_name, run_id, query,
+                                                              **timeouts)
+
+        found = self._all_pages(f"query activity runs of {run_id}", page)
+        return sorted(map(activity, found), key=lambda a: a["start"])
 
     def cancel_run(self, run_id: str) -> None:
         """Cancel the run and the pipelines it started. Cancelling twice is harmless."""

@@ -13,7 +13,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,9 @@ from shared.errors import NotFound, Rejected, Throttled, Unavailable
 
 if TYPE_CHECKING:
     from azure.core.exceptions import HttpResponseError
+
+
+MAX_PAGES = 1000          # a service answering more pages than this for one query is misbehaving
 
 
 def call[T](service: str, what: str, fn: Callable[..., T], *args: Any, safe: bool, budget: retry.Budget,
@@ -124,6 +127,13 @@ def iso(value: datetime | None) -> str:
     return "" if value is None else utc(value).isoformat()
 
 
+def activity_window(run: PipelineRun) -> tuple[datetime, datetime]:
+    """The lastUpdated window an activity-run query of ``run`` needs: its run, an hour either side."""
+    now = datetime.now(UTC)
+    return ((run.run_start or now - timedelta(days=1)) - timedelta(hours=1),
+            max(run.run_end or now, now) + timedelta(hours=1))
+
+
 def json_parameters(pipeline: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The run's parameters as a JSON object, or Rejected before any call."""
     body = dict(parameters)
@@ -168,6 +178,20 @@ class SdkRunner[C](ABC):
     @abstractmethod
     def _build_client(self) -> C:
         """Each runner builds its own SDK client."""
+
+    def _all_pages(self, what: str, fetch: Callable[..., Any]) -> list[Any]:
+        """Every item of a query answered in pages: ``fetch(token, **timeouts)`` makes the SDK call for
+        one page (``value``, ``continuation_token``), passing the timeouts on; each page is called through
+        the retry loop."""
+        items: list[Any] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page = self._call(what, fetch, token, safe=True)
+            items.extend(page.value or [])
+            if not page.continuation_token or page.continuation_token == token:
+                return items
+            token = page.continuation_token
+        raise Unavailable(f"{what}: more than {MAX_PAGES} pages; giving up")
 
     def _call[T](self, what: str, fn: Callable[..., T], *args: Any, safe: bool,
                  before_retry: Callable[[], None] | None = None, **kwargs: Any) -> T:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared.adapters import pipeline_sdk
 from shared.adapters.http import NoCredential, default_credential, emulator_auth_policy, is_local_emulator
-from shared.adapters.pipeline_sdk import activity, to_run, utc
+from shared.adapters.pipeline_sdk import activity, activity_window, to_run, utc
 from shared.core.models import PipelineRun
 from shared.errors import ConfigError, Unavailable
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 SYNAPSE_SCOPE = "https://dev.azuresynapse.net/.default"
 SERVICE = "Synapse"
-MAX_PAGES = 1000                       # a workspace answering more pages than this is misbehaving
 
 
 def workspace_endpoint(workspace: str) -> str:
@@ -93,42 +92,31 @@ class SynapseRunner(pipeline_sdk.SdkRunner["ArtifactsClient"]):
         from azure.synapse.artifacts.models import RunFilterParameters, RunQueryFilter
 
         client = self._get_client()
-        runs: dict[str, PipelineRun] = {}
-        token: str | None = None
-        for _ in range(MAX_PAGES):
+
+        def page(token: str | None, **timeouts: Any) -> Any:
             query = RunFilterParameters(
                 last_updated_after=utc(since), last_updated_before=utc(until), continuation_token=token,
                 filters=[RunQueryFilter(operand="PipelineName", operator="Equals", values=[pipeline])])
-            page = self._call(f"query runs of {pipeline}", client.pipeline_run.query_pipeline_runs_by_workspace,
-                              query, safe=True)
-            for item in page.value or []:
-                run = to_run(item)
-                runs[run.run_id] = run        # a run that moved between pages keeps its newest view
-            if not page.continuation_token or page.continuation_token == token:
-                return list(runs.values())
-            token = page.continuation_token
-        raise Unavailable(f"query runs of {pipeline}: more than {MAX_PAGES} pages; giving up")
+            return client.pipeline_run.query_pipeline_runs_by_workspace(query, **timeouts)
+
+        # A run that moved between pages keeps its newest view.
+        runs = {run.run_id: run for run in map(to_run, self._all_pages(f"query runs of {pipeline}", page))}
+        return list(runs.values())
 
     def query_activity_runs(self, run_id: str) -> list[dict[str, Any]]:
         """The run's activity runs, oldest first: activity, type, status, error, start, end."""
         from azure.synapse.artifacts.models import RunFilterParameters
 
         run = self.get_run(run_id)            # Synapse wants the pipeline's name in the path
+        since, until = activity_window(run)
         client = self._get_client()
-        now = datetime.now(UTC)
-        since = (run.run_start or now - timedelta(days=1)) - timedelta(hours=1)
-        until = max(run.run_end or now, now) + timedelta(hours=1)
-        out: list[dict[str, Any]] = []
-        token: str | None = None
-        for _ in range(MAX_PAGES):
+
+        def page(token: str | None, **timeouts: Any) -> Any:
             query = RunFilterParameters(last_updated_after=since, last_updated_before=until, continuation_token=token)
-            page = self._call(f"query activity runs of {run_id}", client.pipeline_run.query_activity_runs,
-                              run.pipeline, run_id, query, safe=True)
-            out.extend(activity(a) for a in page.value or [])
-            if not page.continuation_token or page.continuation_token == token:
-                return sorted(out, key=lambda a: a["start"])
-            token = page.continuation_token
-        raise Unavailable(f"query activity runs of {run_id}: more than {MAX_PAGES} pages; giving up")
+            return client.pipeline_run.query_activity_runs(run.pipeline, run_id, query, **timeouts)
+
+        found = self._all_pages(f"query activity runs of {run_id}", page)
+        return sorted(map(activity, found), key=lambda a: a["start"])
 
     # --- beyond the port ----------------------------------------------------------------------------
 
