@@ -17,7 +17,8 @@ from shared.core import status_charts, status_page, status_view
 from shared.core.history import Observation
 from shared.core.outcomes import Denied, Unavailable
 from shared.core.spec import DatasetSpec
-from shared.errors import ConfigError, ExternalError, Rejected
+from shared.errors import ExternalError
+from shared.services import access
 from shared.services.deps import Deps, row_key
 from shared.services.ledgers import Ledgers
 from shared.services.ledgers.feedback import LABEL
@@ -142,18 +143,9 @@ PAGE_WINDOW = timedelta(days=90)     # the charts' history, the timeline's batch
 def page_request(get_deps: Callable[[], Deps], authorization: str | None) -> PageOutcome:
     """``GET /api/status``: the function key is the host's; the Entra ID token (when the webhook uses one)
     is checked here, as for the webhook."""
-    try:
-        deps = get_deps()
-    except ConfigError as exc:
-        log.error("configuration is invalid", extra={"problems": len(exc.problems)})
-        return Unavailable("the app's configuration is invalid; its operator must fix it", 300)
-    if deps.token_verifier is not None:
-        try:
-            deps.token_verifier.verify(authorization)
-        except Rejected as exc:
-            return Denied(str(exc), authenticated=exc.status == 403)
-        except ExternalError:
-            return Unavailable("the token could not be checked right now; retry", 30)
+    deps = access.admit(get_deps, authorization)
+    if isinstance(deps, (Denied, Unavailable)):
+        return deps
     now = deps.clock.now()
     try:
         current = view(deps, now, now - PAGE_WINDOW)
