@@ -228,13 +228,9 @@ class TableStateStore:
 
     def query(self, table: str, partition: str, row_from: str = "", row_to: str = "") -> Iterable[Entity]:
         client = self._table(table)
-        clauses, params = ["PartitionKey eq @pk"], {"pk": partition}
-        if row_from:
-            clauses.append("RowKey ge @lo")
-            params["lo"] = row_from
-        if row_to:
-            clauses.append("RowKey lt @hi")
-            params["hi"] = row_to
+        clauses, params = _row_range(row_from, row_to)
+        clauses.insert(0, "PartitionKey eq @pk")
+        params["pk"] = partition
         rows = map_errors(lambda: list(client.query_entities(" and ".join(clauses), parameters=params)),
                           f"query {table}/{partition}")
         return [self._entity(table, raw) for raw in rows]
@@ -242,13 +238,7 @@ class TableStateStore:
     def scan(self, table: str, row_from: str = "", row_to: str = "", *, since: tuple[str, str] | None = None
              ) -> Iterable[Entity]:
         client = self._table(table)
-        clauses, params = [], {}
-        if row_from:
-            clauses.append("RowKey ge @lo")
-            params["lo"] = row_from
-        if row_to:
-            clauses.append("RowKey lt @hi")
-            params["hi"] = row_to
+        clauses, params = _row_range(row_from, row_to)
         if since is not None:
             # Times are stored as ISO strings of one shape, so string order is time order.
             prop, at = since
@@ -315,3 +305,15 @@ class QueueAlertSink(StorageQueue):
         queue = self._queue()
         map_errors(lambda: queue.send_message(message, visibility_timeout=int(delay.total_seconds())),
                    f"requeue alert on {self._queue_name}")
+
+
+def _row_range(row_from: str, row_to: str) -> tuple[list[str], dict[str, str]]:
+    """The OData clauses (and their parameters) of rows in [row_from, row_to); "" leaves a side open."""
+    clauses, params = [], {}
+    if row_from:
+        clauses.append("RowKey ge @lo")
+        params["lo"] = row_from
+    if row_to:
+        clauses.append("RowKey lt @hi")
+        params["hi"] = row_to
+    return clauses, params
