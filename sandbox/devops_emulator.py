@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandbox.local_server import JsonHandler, LocalServer
+from sandbox.local_server import JsonHandler, LocalServer, set_knobs, wait_until_interrupted
 
 STATES = {"Bug": ("New", "Active", "Resolved", "Closed"), "Issue": ("To Do", "Doing", "Done"),
           "Task": ("To Do", "Doing", "Done")}
@@ -218,16 +218,7 @@ class DevOpsEmulator(LocalServer):
             with self._lock:
                 return 200, {"items": list(self.items.values()), "comments": self.comments}
         if method == "POST" and path == "/_devops/mode":
-            try:
-                values = json.loads(body or b"{}")
-                if not isinstance(values, dict) or set(values) - set(vars(self.mode)):
-                    raise ValueError(f"known keys: {sorted(vars(self.mode))}")
-            except ValueError as exc:
-                return 400, {"error": str(exc)}
-            with self._lock:
-                for name, value in values.items():
-                    setattr(self.mode, name, value)
-            return 200, {"ok": True}
+            return set_knobs(self.mode, self._lock, body)
         return 404, {"error": f"no control route {method} {path}"}
 
 
@@ -283,10 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with DevOpsEmulator(organization=args.organization, project=args.project, port=args.port) as devops:
         print(f"Azure DevOps emulator; DEVOPS_API_URL={devops.url}", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -83,3 +84,29 @@ class LocalServer:
 def error_body(code: str, message: str) -> dict[str, Any]:
     """The error shape Azure REST APIs answer with: ``{"error": {"code": ..., "message": ...}}``."""
     return {"error": {"code": code, "message": message}}
+
+
+def set_knobs(mode: object, lock: threading.Lock, body: bytes,
+              check: Callable[[dict[str, Any]], None] | None = None) -> tuple[int, dict[str, Any]]:
+    """``POST /_…/mode``: set the named attributes of ``mode`` from a JSON object; an unknown key (or one
+    ``check`` refuses with ValueError) is a 400 that lists the known ones."""
+    try:
+        values = json.loads(body or b"{}")
+        if not isinstance(values, dict) or set(values) - set(vars(mode)):
+            raise ValueError(f"known keys: {sorted(vars(mode))}")
+        if check is not None:
+            check(values)
+    except ValueError as exc:
+        return 400, {"error": str(exc)}
+    with lock:
+        for name, value in values.items():
+            setattr(mode, name, value)
+    return 200, {"ok": True}
+
+
+def wait_until_interrupted() -> None:
+    """A standalone emulator's main: serve until Ctrl-C."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass

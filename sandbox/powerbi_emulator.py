@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandbox.local_server import JsonHandler, LocalServer, error_body
+from sandbox.local_server import JsonHandler, LocalServer, error_body, wait_until_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -375,10 +375,7 @@ def main(argv: list[str] | None = None) -> None:
                                retry_after=args.retry_after)
     with emulator:
         print(f"Power BI emulator at {emulator.base_url}", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.local_server import JsonHandler, LocalServer, error_body
+from sandbox.local_server import JsonHandler, LocalServer, error_body, set_knobs, wait_until_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -164,20 +164,14 @@ class TeamsSink(LocalServer):
                 return 200, {"received": list(self.received), "refused": self.refused,
                              "attempts": self.attempts}
         if method == "POST" and path == "/_sink/mode":
-            try:
-                values = json.loads(body or b"{}")
-                if not isinstance(values, dict) or set(values) - set(vars(self.mode)):
-                    raise ValueError(f"known keys: {sorted(vars(self.mode))}")
-                if values.get("down_mode", "503") not in ("503", "close"):
-                    raise ValueError("down_mode is '503' or 'close'")
-            except ValueError as exc:
-                return 400, {"error": str(exc)}
-            with self._lock:
-                for name, value in values.items():
-                    setattr(self.mode, name, value)
-            return 200, {"ok": True}
+            return set_knobs(self.mode, self._lock, body, _check_down_mode)
         return 404, {"error": f"no control route {method} {path}"}
 
+
+
+def _check_down_mode(values: dict[str, Any]) -> None:
+    if values.get("down_mode", "503") not in ("503", "close"):
+        raise ValueError("down_mode is '503' or 'close'")
 
 
 class _Handler(JsonHandler):
@@ -231,10 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     with TeamsSink(port=args.port) as sink:
         # A throwaway local signature: printing it is how the sandbox hands it to the app's settings.
         print(f"Teams Workflows sink; webhook URL: {sink.url}", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+        wait_until_interrupted()
 
 
 if __name__ == "__main__":
