@@ -8,18 +8,13 @@ Runs registered Python pipelines (``sandbox.pipelines``) in background threads, 
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import re
-import signal
-import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from sandbox.arm_engine import ArmEngineEmulator
-from sandbox.engine_emulator import Answer, Fault, Slowness, json_body
+from sandbox.engine_emulator import Answer, Fault, Slowness, engine_arguments, engine_config, json_body, serve
 from sandbox.local_factory import FACTORY_NAME, RESOURCE_GROUP, SUBSCRIPTION_ID
 from sandbox.pipelines.queries import ArmError
 from sandbox.pipelines.runtime import Pipeline, PipelineBody, RunRecord
@@ -128,32 +123,17 @@ class ADFEmulator(ArmEngineEmulator):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.adf_emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = engine_arguments("python -m sandbox.adf_emulator", __doc__)
     parser.add_argument("--subscription-id", default=SUBSCRIPTION_ID)
     parser.add_argument("--resource-group", default=RESOURCE_GROUP)
     parser.add_argument("--factory", default=FACTORY_NAME)
-    parser.add_argument("--page-size", type=int, default=5)
-    parser.add_argument("--run-duration", type=float, default=0.0, help="seconds a run lasts at least")
     args = parser.parse_args(argv)
-    # The pipelines' storage and the Web activity's target come from the environment, never from requests.
-    config = {k: os.environ[e] for k, e in (("DATA_STORAGE", "DATA_STORAGE"),
-                                            ("WEBHOOK_URL", "ADF_EMULATOR_WEBHOOK_URL"),
-                                            ("WEBHOOK_KEY", "ADF_EMULATOR_WEBHOOK_KEY")) if os.environ.get(e)}
-    emulator = ADFEmulator(config=config, subscription_id=args.subscription_id,
+    emulator = ADFEmulator(config=engine_config("ADF"), subscription_id=args.subscription_id,
                            resource_group=args.resource_group, factory_name=args.factory, host=args.host,
                            port=args.port, page_size=args.page_size)
-    emulator.configure(run_duration=args.run_duration)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    emulator.start()
-    print(json.dumps({"url": emulator.url, "subscriptionId": args.subscription_id,
-                      "resourceGroup": args.resource_group, "factory": args.factory}), flush=True)
-    stop.wait()
-    emulator.stop()
-    return 0
+    return serve(emulator, args.run_duration, lambda: {
+        "url": emulator.url, "subscriptionId": args.subscription_id, "resourceGroup": args.resource_group,
+        "factory": args.factory})
 
 
 if __name__ == "__main__":

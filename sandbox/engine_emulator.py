@@ -6,8 +6,11 @@ and error bodies on top (``handle`` and ``fault_answer``).
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -382,3 +385,38 @@ def _handler_for(emulator: EngineEmulator) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+# --- a standalone emulator process (python -m sandbox.<engine>_emulator) ---------------------------------
+
+
+def engine_arguments(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The options every engine emulator's process takes; each adds where its runs live."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--page-size", type=int, default=5)
+    parser.add_argument("--run-duration", type=float, default=0.0, help="seconds a run lasts at least")
+    return parser
+
+
+def engine_config(prefix: str) -> dict[str, str]:
+    """The pipelines' storage and the Web activity's target (``{prefix}_EMULATOR_WEBHOOK_URL`` / ``_KEY``),
+    from the environment, never from requests."""
+    return {k: os.environ[e] for k, e in (("DATA_STORAGE", "DATA_STORAGE"),
+                                          ("WEBHOOK_URL", f"{prefix}_EMULATOR_WEBHOOK_URL"),
+                                          ("WEBHOOK_KEY", f"{prefix}_EMULATOR_WEBHOOK_KEY")) if os.environ.get(e)}
+
+
+def serve(emulator: EngineEmulator, run_duration: float, announce: Callable[[], Mapping[str, Any]]) -> int:
+    """Run ``emulator`` until SIGTERM or Ctrl-C, after printing one JSON line (``announce()``, once it
+    listens: its port is picked then) for the process that started it."""
+    emulator.configure(run_duration=run_duration)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    emulator.start()
+    print(json.dumps(dict(announce())), flush=True)
+    stop.wait()
+    emulator.stop()
+    return 0

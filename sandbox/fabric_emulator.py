@@ -14,19 +14,15 @@ pipeline name, with the knobs of the shared ``EngineEmulator``. Standalone:
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
-import os
 import re
-import signal
-import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from sandbox.engine_emulator import Answer, EngineEmulator, Fault, json_body
+from sandbox.engine_emulator import Answer, EngineEmulator, Fault, engine_arguments, engine_config, json_body, serve
 from sandbox.pipelines.runtime import FINISHED, Pipeline, PipelineBody, RunRecord, adf_time
 
 WORKSPACE_ID = "7d0c4f1e-5a39-4b8e-9c21-3f6a0d5e8b47"
@@ -224,29 +220,13 @@ def _offset(token: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.fabric_emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = engine_arguments("python -m sandbox.fabric_emulator", __doc__)
     parser.add_argument("--workspace-id", default=WORKSPACE_ID)
-    parser.add_argument("--page-size", type=int, default=5)
-    parser.add_argument("--run-duration", type=float, default=0.0, help="seconds a run lasts at least")
     args = parser.parse_args(argv)
-    # The pipelines' storage and the Web activity's target come from the environment, never from requests.
-    config = {k: os.environ[e] for k, e in (("DATA_STORAGE", "DATA_STORAGE"),
-                                            ("WEBHOOK_URL", "FABRIC_EMULATOR_WEBHOOK_URL"),
-                                            ("WEBHOOK_KEY", "FABRIC_EMULATOR_WEBHOOK_KEY")) if os.environ.get(e)}
-    emulator = FabricEmulator(config=config, workspace_id=args.workspace_id, host=args.host, port=args.port,
-                              page_size=args.page_size)
-    emulator.configure(run_duration=args.run_duration)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    emulator.start()
-    print(json.dumps({"url": f"{emulator.url}/v1", "workspaceId": args.workspace_id, "items": emulator.items}),
-          flush=True)
-    stop.wait()
-    emulator.stop()
-    return 0
+    emulator = FabricEmulator(config=engine_config("FABRIC"), workspace_id=args.workspace_id, host=args.host,
+                              port=args.port, page_size=args.page_size)
+    return serve(emulator, args.run_duration, lambda: {
+        "url": f"{emulator.url}/v1", "workspaceId": args.workspace_id, "items": emulator.items})
 
 
 if __name__ == "__main__":

@@ -9,18 +9,13 @@ the same local pipelines (``sandbox.pipelines``) and has the same knobs as the A
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import re
-import signal
-import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from sandbox.arm_engine import ArmEngineEmulator
-from sandbox.engine_emulator import Answer, json_body
+from sandbox.engine_emulator import Answer, engine_arguments, engine_config, json_body, serve
 from sandbox.pipelines.queries import ArmError
 from sandbox.pipelines.runtime import Pipeline, PipelineBody, RunRecord
 
@@ -111,28 +106,12 @@ class SynapseEmulator(ArmEngineEmulator):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.synapse_emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser = engine_arguments("python -m sandbox.synapse_emulator", __doc__)
     parser.add_argument("--workspace", default=WORKSPACE_NAME)
-    parser.add_argument("--page-size", type=int, default=5)
-    parser.add_argument("--run-duration", type=float, default=0.0, help="seconds a run lasts at least")
     args = parser.parse_args(argv)
-    # The pipelines' storage and the Web activity's target come from the environment, never from requests.
-    config = {k: os.environ[e] for k, e in (("DATA_STORAGE", "DATA_STORAGE"),
-                                            ("WEBHOOK_URL", "SYNAPSE_EMULATOR_WEBHOOK_URL"),
-                                            ("WEBHOOK_KEY", "SYNAPSE_EMULATOR_WEBHOOK_KEY")) if os.environ.get(e)}
-    emulator = SynapseEmulator(config=config, workspace=args.workspace, host=args.host, port=args.port,
-                               page_size=args.page_size)
-    emulator.configure(run_duration=args.run_duration)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    emulator.start()
-    print(json.dumps({"url": emulator.url, "workspace": args.workspace}), flush=True)
-    stop.wait()
-    emulator.stop()
-    return 0
+    emulator = SynapseEmulator(config=engine_config("SYNAPSE"), workspace=args.workspace, host=args.host,
+                               port=args.port, page_size=args.page_size)
+    return serve(emulator, args.run_duration, lambda: {"url": emulator.url, "workspace": args.workspace})
 
 
 if __name__ == "__main__":
