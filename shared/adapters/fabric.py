@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from shared.adapters import pipeline_sdk, retry
-from shared.adapters.http import is_local_emulator, retry_after
+from shared.adapters.http import is_local_emulator, json_object, retry_after
 from shared.core.models import PipelineRun, RunStatus
 from shared.errors import ConfigError, ExternalError, NotFound, Rejected, Throttled, Unavailable
 
@@ -114,7 +114,7 @@ class FabricRunner:
                                       f"get run {run_id}", safe=True)
             except NotFound:
                 continue
-            return self.to_run(_json(response, f"get run {run_id}"))
+            return self.to_run(json_object(response, f"get run {run_id}"))
         raise NotFound(f"get run {run_id}: no job instance of that id in the configured items", status=404)
 
     def query_runs(self, pipeline: str, since: datetime, until: datetime) -> list[PipelineRun]:
@@ -193,7 +193,7 @@ class FabricRunner:
         for _ in range(MAX_PAGES):
             if url is None:
                 return list(out.values())
-            page = _json(self._call("GET", url, what, safe=True), what)
+            page = json_object(self._call("GET", url, what, safe=True), what)
             for instance in page.get("value") or []:
                 if isinstance(instance, dict):
                     out.setdefault(str(instance.get("id")), instance)
@@ -291,16 +291,6 @@ def _error_text(response: Any) -> tuple[str, str]:
     nested = body.get("error")
     error: dict[str, Any] = nested if isinstance(nested, dict) else body     # flat, or ARM-style
     return str(error.get("errorCode") or error.get("code") or "")[:100], str(error.get("message") or "")[:300]
-
-
-def _json(response: Any, what: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise Unavailable(f"{what}: the answer is not JSON", status=response.status_code) from exc
-    if not isinstance(body, dict):
-        raise Unavailable(f"{what}: the answer is not a JSON object", status=response.status_code)
-    return body
 
 
 def job_instance_from(location: str) -> str:

@@ -113,3 +113,16 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
         except (KeyError, ValueError):
             continue
     return parse_retry_after(lowered.get("retry-after"))
+
+
+def json_object(response: Any, what: str) -> dict[str, Any]:
+    """A response's JSON object body; an answer that is not one is Unavailable (a proxy's page, a cut body)."""
+    from shared.errors import Unavailable
+
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise Unavailable(f"{what}: the answer is not JSON", status=response.status_code) from exc
+    if not isinstance(body, dict):
+        raise Unavailable(f"{what}: the answer is not a JSON object", status=response.status_code)
+    return body

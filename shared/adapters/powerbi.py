@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from shared.adapters import retry
-from shared.adapters.http import retry_after
+from shared.adapters.http import json_object, retry_after
 from shared.errors import (
     ConfigError,
     Conflict,
@@ -125,7 +125,7 @@ class PowerBIRefresher:
                 if state.request_id == request_id:
                     return state
             raise NotFound(f"{what}: not in the refresh history", status=404) from exc
-        return state_from_details(request_id, response.status_code, _json(response, what))
+        return state_from_details(request_id, response.status_code, json_object(response, what))
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -135,7 +135,7 @@ class PowerBIRefresher:
     def _history(self, workspace: str, dataset: str, top: int) -> list[RefreshState]:
         what = f"refresh history of dataset {dataset}"
         response = self._call("GET", self._refreshes(workspace, dataset), what, params={"$top": str(top)})
-        entries = _json(response, what).get("value")
+        entries = json_object(response, what).get("value")
         if not isinstance(entries, list):
             raise Unavailable(f"{what}: the answer has no 'value' list", status=response.status_code)
         return [state_from_history(e) for e in entries if isinstance(e, dict)]
@@ -223,16 +223,6 @@ def _error_text(response: Any) -> tuple[str, str]:
         if isinstance(body.get("message"), str):
             return "", body["message"][:300]
     return "", ""
-
-
-def _json(response: Any, what: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise Unavailable(f"{what}: the answer is not JSON", status=response.status_code) from exc
-    if not isinstance(body, dict):
-        raise Unavailable(f"{what}: the answer is not a JSON object", status=response.status_code)
-    return body
 
 
 def request_id_from(location: str, request_id_header: str) -> str:
