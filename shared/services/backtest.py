@@ -88,22 +88,20 @@ def _quiet_until(state: staleness.EpisodeState, arrivals: staleness.Arrivals, sp
 
 
 def _batches(ordered: Sequence[history.Observation], config: PipelinesConfig) -> dict[int, history.Observation]:
-    """For a dataset with ``output.batch``, its output parts judged as one batch (the guard's unit): the
-    merged observation, keyed by the position of the batch's last part in ``ordered``. Every other
-    observation stands for itself."""
-    members: dict[tuple[str, str], list[int]] = {}
-    for n, o in enumerate(ordered):
-        ds = _dataset(config, o.dataset)
-        if o.stage == "output" and ds.output is not None and ds.output.batch.configured:
-            key = ds.output.batch_of(o.name)
-            members.setdefault((o.dataset, key or o.name), []).append(n)
-        else:
-            members[(o.dataset, f"#{n}")] = [n]
+    """What is judged, by position in ``ordered``: each observation for itself, except the output parts of
+    a dataset with ``output.batch``, merged into one observation per batch (the guard's unit) and judged
+    at the position of the batch's last part."""
+    batched = {name: ds.output for name in {o.dataset for o in ordered}
+               if (ds := _dataset(config, name)).output is not None and ds.output.batch.configured}
     out: dict[int, history.Observation] = {}
-    for (_, key), positions in members.items():
-        if len(positions) == 1:
-            out[positions[0]] = ordered[positions[0]]
-            continue
+    parts: dict[tuple[str, str], list[int]] = {}
+    for n, o in enumerate(ordered):
+        spec = batched.get(o.dataset) if o.stage == "output" else None
+        if spec is None:
+            out[n] = o
+        else:
+            parts.setdefault((o.dataset, spec.batch_of(o.name) or o.name), []).append(n)
+    for (_, key), positions in parts.items():
         merged = batch_judgement.merge([ordered[n] for n in positions], name=f"batch:{key}")
         if merged is not None:
             out[positions[-1]] = merged
