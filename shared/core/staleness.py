@@ -81,10 +81,14 @@ class Arrivals:
         self._late = [False] * 24                        # a late gap started at this hour before
 
     @classmethod
-    def of(cls, arrivals: Sequence[datetime], spec: StalenessSpec) -> Arrivals:
+    def of(cls, arrivals: Sequence[datetime], spec: StalenessSpec, *, first: datetime | None = None) -> Arrivals:
+        """The model of ``arrivals``; ``first``: when arrivals began, if earlier than the oldest one kept
+        (a caller that keeps only the recent ones), for the week a learned cadence waits for."""
         model = cls(spec)
         for t in sorted(arrivals):
             model.add(t)
+        if first is not None and model.first is not None and first < model.first:
+            model.first = first
         return model
 
     def add(self, t: datetime) -> None:

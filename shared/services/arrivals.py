@@ -13,6 +13,7 @@ from shared.core.spec import StalenessSpec
 from shared.errors import Conflict
 from shared.services.deps import Deps
 from shared.services.ledgers import Ledgers
+from shared.services.ledgers.table import parse_time
 from shared.services.ledgers.watch import Arrivals
 
 MAX_ARRIVALS = 32   # arrivals kept per dataset and stage, enough to learn a cadence
@@ -28,10 +29,14 @@ def update(deps: Deps, dataset: str, stage: str, spec: StalenessSpec, now: datet
     arrivals = dict(seen.arrivals)
     for key, at in (new or {}).items():
         arrivals.setdefault(key, at.isoformat())
-    arrivals = dict(sorted(arrivals.items(), key=lambda kv: kv[1])[-MAX_ARRIVALS:])
-    merged = replace(seen, arrivals=MappingProxyType(arrivals))
+    ordered = sorted(arrivals.items(), key=lambda kv: kv[1])
+    # Only the recent arrivals are kept; when arrivals began is kept beside them (a learned cadence is
+    # trusted once they span a week). A row written before that was kept starts from its oldest arrival.
+    first = min(filter(None, (seen.first_arrival, *(parse_time(v) for _, v in ordered[:1]))), default=None)
+    merged = replace(seen, arrivals=MappingProxyType(dict(ordered[-MAX_ARRIVALS:])), first_arrival=first)
+    model = staleness.Arrivals.of(merged.times(), spec, first=first)
     episode, alerts = staleness.step(dataset, stage, staleness.EpisodeState(seen.last_arrival, seen.late_since),
-                                     merged.times(), spec, now)
+                                     model, spec, now)
     after = replace(merged, last_arrival=episode.last_arrival, late_since=episode.late_since)
     if before is not None and after == before and list(after.arrivals) == list(before.arrivals):
         return alerts   # nothing new: an hourly tick on a quiet dataset writes nothing

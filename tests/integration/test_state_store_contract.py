@@ -185,7 +185,7 @@ LEGACY: list[tuple[str, str, str, dict[str, Any]]] = [
                            "batch_key": "2026/11/21", "started_at": AT.isoformat(), "status": "Failed"}),
     ("active", "p", "run-1", {"batch_id": "scores:2026/11/21"}),
     ("arrivals", "scores", "output", {"arrivals": '{"a.csv": "2026-11-21T06:30:00+00:00"}',
-                                      "last_arrival": AT.isoformat(), "late_since": ""}),
+                                      "last_arrival": AT.isoformat(), "late_since": "", "first_arrival": ""}),
     ("ticks", "_watcher", "tick", {"at": AT.isoformat()}),
     ("receipts", "scores", "scores$2Fa.csv", {"blob_etag": "0x1", "status": "pass", "report": "r.json",
                                                "at": AT.isoformat()}),

@@ -53,6 +53,7 @@ class Arrivals:
     last_arrival: datetime | None = None
     late_since: datetime | None = None
     etag: str | None = field(default=None, compare=False)
+    first_arrival: datetime | None = None     # the first arrival ever seen (``arrivals`` keeps the recent ones)
 
     def times(self) -> list[datetime]:
         return [t for v in self.arrivals.values() if (t := parse_time(v))]
@@ -60,10 +61,11 @@ class Arrivals:
     def to_row(self, table: str) -> Entity:
         return Entity(table, self.dataset, self.stage, {
             "arrivals": json.dumps(dict(self.arrivals)), "last_arrival": iso(self.last_arrival),
-            "late_since": iso(self.late_since)}, self.etag)
+            "late_since": iso(self.late_since), "first_arrival": iso(self.first_arrival)}, self.etag)
 
     @classmethod
     def from_row(cls, entity: Entity) -> Arrivals:
         d = entity.data
         return cls(entity.partition, entity.row, MappingProxyType(json.loads(d.get("arrivals") or "{}")),
-                   parse_time(d.get("last_arrival")), parse_time(d.get("late_since")), entity.etag)
+                   parse_time(d.get("last_arrival")), parse_time(d.get("late_since")), entity.etag,
+                   parse_time(d.get("first_arrival")))
